@@ -1,0 +1,1 @@
+"""Sync to headquarters: the outbox pusher and the HQ receiver. Never imports `drivers`."""
