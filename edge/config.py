@@ -1,0 +1,280 @@
+"""The line configuration: TOML in, validated models out, every error named by the entry at fault.
+
+Owns the schema of the line configuration and its validation, once, at load. Must not open devices, touch the
+store or import pint at module level (`lineside check-config` must start fast).
+
+    ConfigError    carries every problem found, each as "path: message" with ids, not list indices
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tomllib
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+
+ROLES = ("operator", "inspector", "supervisor", "admin", "auditor")
+METHODS = ("gauge", "plc", "vision", "manual", "attribute")
+Identifier = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
+
+
+class ConfigError(Exception):
+    """The configuration is invalid; `problems` lists every error as "entry: message"."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+def _decimal(raw: Any) -> Decimal:
+    if isinstance(raw, bool) or not isinstance(raw, int | float | str | Decimal):
+        raise ValueError(f"must be a number, not {raw!r}")
+    try:
+        value = Decimal(repr(raw) if isinstance(raw, float) else str(raw).strip())
+    except InvalidOperation:
+        raise ValueError(f"must be a number, not {raw!r}") from None
+    if not value.is_finite():
+        raise ValueError(f"must be a finite number, not {raw!r}")
+    return value
+
+
+Number = Annotated[Decimal, BeforeValidator(_decimal)]
+
+
+def _unit(raw: Any) -> str:
+    from inspection.units import UnitError, check_unit
+
+    if not isinstance(raw, str):
+        raise ValueError(f"unit must be text, not {raw!r}")
+    try:
+        check_unit(raw)
+    except UnitError as exc:
+        raise ValueError(str(exc)) from None
+    return raw
+
+
+Unit = Annotated[str, BeforeValidator(_unit)]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Site(Model):
+    id: Identifier
+    name: str = ""
+    timezone: str = "UTC"
+
+
+class Line(Model):
+    id: Identifier
+    name: str = ""
+
+
+class Station(Model):
+    id: Identifier
+    name: str = ""
+    kind: Literal["operator", "inspection", "supervisor"] = "operator"
+
+
+class SerialGaugeDevice(Model):
+    kind: Literal["serial_gauge"]
+    id: Identifier
+    station: Identifier
+    url: str = Field(min_length=1, description="pyserial URL: /dev/ttyUSB0, socket://host:port, rfc2217://...")
+    protocol: Literal["mitutoyo", "sylvac", "mt-sics", "line"]
+    mode: Literal["polled", "pushed"] = "pushed"
+    baudrate: int = Field(default=9600, gt=0)
+    timeout_s: float = Field(default=1.0, gt=0)
+    pattern: str | None = Field(default=None, description="regular expression for protocol 'line'")
+    unit: str | None = Field(default=None, description="unit when the frames carry none")
+
+
+class ModbusTag(Model):
+    name: Identifier
+    table: Literal["coil", "discrete", "input", "holding"]
+    address: int = Field(ge=0, le=65535)
+    type: Literal["int16", "uint16", "int32", "uint32", "float32", "float64", "bool", "string"] = "uint16"
+    length: int = Field(default=1, ge=1, le=125, description="registers, for type 'string'")
+    byte_order: Literal["big", "little"] = "big"
+    word_order: Literal["big", "little"] = "big"
+    scale: Number = Decimal(1)
+    offset: Number = Decimal(0)
+    unit: str = ""
+    trigger: Literal["rising", "falling"] | None = None
+
+
+class ModbusPlcDevice(Model):
+    kind: Literal["modbus_plc"]
+    id: Identifier
+    station: Identifier
+    transport: Literal["tcp", "rtu"] = "tcp"
+    host: str = "127.0.0.1"
+    port: int = Field(default=502, ge=1, le=65535)
+    serial_url: str | None = None
+    baudrate: int = Field(default=19200, gt=0)
+    unit_id: int = Field(default=1, ge=0, le=247)
+    scan_interval_ms: int = Field(default=100, ge=10)
+    timeout_s: float = Field(default=1.0, gt=0)
+    tags: list[ModbusTag] = []
+
+
+class CameraDevice(Model):
+    kind: Literal["camera"]
+    id: Identifier
+    station: Identifier
+    source: str = Field(min_length=1, description="'synthetic', a USB index, an RTSP URL, or folder:PATH")
+
+
+Device = Annotated[SerialGaugeDevice | ModbusPlcDevice | CameraDevice, Field(discriminator="kind")]
+
+
+class Gauge(Model):
+    id: Identifier
+    type: str = Field(min_length=1, description="caliper, micrometer, indicator, scale, ...")
+    resolution: Number
+    unit: Unit
+    calibration_due: dt.date
+    device: Identifier | None = None
+    serial_number: str = ""
+
+    @model_validator(mode="after")
+    def _positive_resolution(self) -> Gauge:
+        if self.resolution <= 0:
+            raise ValueError(f"resolution must be positive, not {self.resolution}")
+        return self
+
+
+class AqlSampling(Model):
+    aql: Number
+    level: Literal["I", "II", "III", "S-1", "S-2", "S-3", "S-4"] = "II"
+
+
+class FixedSampling(Model):
+    n: int = Field(ge=1)
+    ac: int = Field(default=0, ge=0)
+
+    @model_validator(mode="after")
+    def _ac_below_n(self) -> FixedSampling:
+        if self.ac >= self.n:
+            raise ValueError(f"ac ({self.ac}) must be below n ({self.n})")
+        return self
+
+
+class Characteristic(Model):
+    id: Identifier
+    name: str = ""
+    nominal: Number | None = None
+    lower: Number | None = None
+    upper: Number | None = None
+    unit: Unit | None = None
+    resolution: Number = Decimal("0.001")
+    method: Literal["gauge", "plc", "vision", "manual", "attribute"]
+    gauge: Identifier | None = None
+    device: Identifier | None = None
+    tag: str | None = None
+    criticality: Literal["critical", "major", "minor"] = "major"
+    sampling: AqlSampling | FixedSampling = FixedSampling(n=1)
+
+    @model_validator(mode="after")
+    def _coherent(self) -> Characteristic:
+        if self.resolution <= 0:
+            raise ValueError(f"resolution must be positive, not {self.resolution}")
+        if self.method == "attribute":
+            return self
+        if self.unit is None:
+            raise ValueError(f"a {self.method} characteristic needs a unit")
+        if self.lower is None and self.upper is None:
+            raise ValueError("needs a lower limit, an upper limit, or both")
+        if self.lower is not None and self.upper is not None and self.lower > self.upper:
+            raise ValueError(f"limits reversed: lower {self.lower} is above upper {self.upper}")
+        if self.method == "gauge" and self.gauge is None:
+            raise ValueError("method 'gauge' needs a gauge")
+        return self
+
+
+class Plan(Model):
+    revision: Identifier
+    characteristics: list[Characteristic] = Field(min_length=1)
+
+
+class Product(Model):
+    id: Identifier
+    name: str = ""
+    plans: list[Plan] = Field(min_length=1)
+
+    def plan(self, revision: str) -> Plan | None:
+        return next((p for p in self.plans if p.revision == revision), None)
+
+
+class HoldRules(Model):
+    critical_failure: bool = Field(default=True, description="hold the lot at the first failed critical value")
+    reject_number: bool = Field(default=True, description="hold when nonconforming units reach Re")
+    any_failure: bool = Field(default=False, description="hold at any failed value")
+    overdue_gauge: Literal["refuse", "flag"] = "refuse"
+
+
+class Authority(Model):
+    disposition: list[Literal["operator", "inspector", "supervisor", "admin", "auditor"]] = ["supervisor", "admin"]
+    release: list[Literal["operator", "inspector", "supervisor", "admin", "auditor"]] = [
+        "inspector", "supervisor", "admin"]
+    approve_plan: list[Literal["operator", "inspector", "supervisor", "admin", "auditor"]] = [
+        "supervisor", "admin"]
+
+
+class Store(Model):
+    path: str = "lineside.db"
+    batch_max: int = Field(default=256, ge=1, le=10000, description="most writes in one group commit")
+
+
+class LineConfig(Model):
+    site: Site
+    line: Line
+    stations: list[Station] = Field(min_length=1)
+    devices: list[Device] = []
+    gauges: list[Gauge] = []
+    products: list[Product] = Field(min_length=1)
+    hold_rules: HoldRules = HoldRules()
+    authority: Authority = Authority()
+    store: Store = Store()
+
+    def product(self, product_id: str) -> Product | None:
+        return next((p for p in self.products if p.id == product_id), None)
+
+    def gauge(self, gauge_id: str) -> Gauge | None:
+        return next((g for g in self.gauges if g.id == gauge_id), None)
+
+
+def load(path: str | Path) -> LineConfig:
+    """Read and validate a configuration file; raise ConfigError with every problem found."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError([f"{path}: no such file"]) from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"{path}: not valid TOML: {exc}"]) from None
+    return parse(raw)
+
+
+def parse(raw: dict[str, Any]) -> LineConfig:
+    from edge.config_checks import cross_reference_problems, entry_path
+
+    problems: list[str] = []
+    config = None
+    try:
+        config = LineConfig.model_validate(raw)
+    except ValidationError as exc:
+        problems = [f"{entry_path(raw, err['loc'])}: {_message(err)}" for err in exc.errors()]
+    problems += cross_reference_problems(raw)
+    if problems or config is None:
+        raise ConfigError(problems)
+    return config
+
+
+def _message(error: Any) -> str:
+    message = str(error["msg"])
+    return message.removeprefix("Value error, ")

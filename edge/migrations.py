@@ -1,0 +1,112 @@
+"""Named migrations of the edge store, applied in order, each in its own transaction, each recorded once.
+
+Owns the schema. Must not be called from anywhere but `edge.store` (the only SQL speaker besides this file).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+import sqlite_utils
+from sqlite_utils.migrations import Migrations
+
+MIGRATIONS = Migrations("lineside.edge")
+APPEND_ONLY = ("measurements", "audit_events", "signatures", "dispositions", "calibrations", "plan_approvals")
+
+
+@MIGRATIONS(name="001_core")
+def _m001_core(db: sqlite_utils.Database) -> None:
+    db["lots"].create({
+        "uid": str, "lot_number": str, "product": str, "plan_revision": str, "plan_hash": str,
+        "quantity": int, "supplier": str, "barcode": str, "station": str, "status": str,
+        "sampling": str, "opened_by": str, "opened_at": str, "closed_at": str,
+    }, pk="uid", not_null={"lot_number", "product", "plan_revision", "quantity", "status", "opened_at"})
+    db["lots"].create_index(["lot_number"], unique=True)
+    db["measurements"].create({
+        "seq": int, "uid": str, "lot_uid": str, "characteristic": str, "plan_revision": str, "plan_hash": str,
+        "sample": int, "serial": str, "value": str, "unit": str, "raw_value": str, "raw_unit": str,
+        "verdict": str, "gauge": str, "gauge_due": str, "flag": str, "device": str, "station": str,
+        "actor": str, "recorded_at": str, "supersedes": str, "reason": str,
+    }, pk="seq", not_null={"uid", "lot_uid", "characteristic", "verdict", "recorded_at"})
+    db["measurements"].create_index(["uid"], unique=True)
+    db["measurements"].create_index(["lot_uid", "characteristic"])
+    db["measurements"].create_index(["gauge", "recorded_at"])
+    db["nonconformities"].create({
+        "uid": str, "lot_uid": str, "measurement_uid": str, "characteristic": str, "description": str,
+        "status": str, "cause": str, "action": str, "opened_by": str, "opened_at": str, "closed_at": str,
+    }, pk="uid", not_null={"lot_uid", "status", "opened_at"})
+    db["nonconformities"].create_index(["lot_uid"])
+    db["holds"].create({
+        "uid": str, "lot_uid": str, "reason": str, "status": str, "opened_by": str, "opened_at": str,
+        "closed_at": str,
+    }, pk="uid", not_null={"lot_uid", "status", "opened_at"})
+    db["holds"].create_index(["lot_uid"])
+    db["signatures"].create({
+        "uid": str, "signer_uid": str, "signer": str, "role": str, "meaning": str, "entity_type": str,
+        "entity_uid": str, "signed_at": str,
+    }, pk="uid", not_null={"signer_uid", "meaning", "entity_type", "entity_uid", "signed_at"})
+    db["dispositions"].create({
+        "uid": str, "hold_uid": str, "lot_uid": str, "decision": str, "reason": str, "signature_uid": str,
+        "decided_at": str,
+    }, pk="uid", not_null={"hold_uid", "decision", "reason", "signature_uid", "decided_at"})
+    db["dispositions"].create_index(["hold_uid"], unique=True)
+    db["gauges"].create({
+        "uid": str, "type": str, "resolution": str, "unit": str, "calibration_due": str, "status": str,
+        "serial_number": str, "updated_at": str,
+    }, pk="uid")
+    db["calibrations"].create({
+        "uid": str, "gauge": str, "calibrated_at": str, "due": str, "result": str, "certificate": str,
+        "actor": str, "recorded_at": str,
+    }, pk="uid", not_null={"gauge", "calibrated_at", "result"})
+    db["users"].create({
+        "uid": str, "name": str, "role": str, "badge": str, "secret_hash": str, "active": int,
+        "created_at": str,
+    }, pk="uid", not_null={"name", "role", "secret_hash", "active"})
+    db["users"].create_index(["name"], unique=True)
+    db["users"].create_index(["badge"], unique=True)
+    db["tokens"].create({
+        "uid": str, "user_uid": str, "name": str, "token_hash": str, "created_at": str, "revoked_at": str,
+    }, pk="uid", not_null={"user_uid", "token_hash"})
+    db["tokens"].create_index(["token_hash"], unique=True)
+    db["sessions"].create({
+        "uid": str, "user_uid": str, "token_hash": str, "csrf": str, "created_at": str, "seen_at": str,
+        "revoked_at": str,
+    }, pk="uid")
+    db["sessions"].create_index(["token_hash"], unique=True)
+    db["plan_approvals"].create({
+        "uid": str, "product": str, "revision": str, "plan_hash": str, "signature_uid": str, "approved_at": str,
+    }, pk="uid", not_null={"product", "revision", "plan_hash", "signature_uid"})
+    _audit_and_outbox(db)
+    for table in APPEND_ONLY:
+        _append_only(db, table)
+
+
+def _audit_and_outbox(db: sqlite_utils.Database) -> None:
+    db.execute("""CREATE TABLE audit_events (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT, uid TEXT NOT NULL UNIQUE, at TEXT NOT NULL, actor TEXT NOT NULL,
+        station TEXT, action TEXT NOT NULL, entity_type TEXT NOT NULL, entity_uid TEXT NOT NULL, before TEXT,
+        after TEXT, reason TEXT, record_hash TEXT, prev_hash TEXT NOT NULL, hash TEXT NOT NULL)""")
+    db.execute("CREATE INDEX idx_audit_entity ON audit_events (entity_type, entity_uid)")
+    db.execute("""CREATE TABLE outbox (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL UNIQUE, kind TEXT NOT NULL,
+        uid TEXT NOT NULL, payload TEXT NOT NULL, created_at TEXT NOT NULL, sent_at TEXT, attempts INTEGER
+        NOT NULL DEFAULT 0, error TEXT)""")
+    db.execute("CREATE INDEX idx_outbox_unsent ON outbox (seq) WHERE sent_at IS NULL")
+
+
+def _append_only(db: sqlite_utils.Database, table: str) -> None:
+    for verb in ("UPDATE", "DELETE"):
+        db.execute(f"""CREATE TRIGGER {table}_no_{verb.lower()} BEFORE {verb} ON {table}
+            BEGIN SELECT RAISE(ABORT, '{table} is append-only: {verb} refused'); END""")
+
+
+def migrate(conn: sqlite3.Connection) -> list[str]:
+    """Apply every migration not yet applied, each in its own transaction; return the names applied now."""
+    db = sqlite_utils.Database(conn)
+    before = pending(conn)
+    MIGRATIONS.apply(db)
+    return before
+
+
+def pending(conn: sqlite3.Connection) -> list[str]:
+    return [migration.name for migration in MIGRATIONS.pending(sqlite_utils.Database(conn))]

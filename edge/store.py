@@ -1,0 +1,287 @@
+"""The edge store: one SQLite file in WAL mode with synchronous=FULL, one writer thread, group commit.
+
+Owns every SQL statement outside the migrations. Jobs (functions of a `Tx`) are queued to the single writer,
+which runs as many as are waiting in one transaction, commits once, and only then acknowledges each: a
+reading is never acknowledged before it is durable, and a burst of readings pays one fsync, not one each.
+Readers get their own connections. Must not know the domain's rules: services decide, the store records.
+
+    StoreError
+    ├── StoreSetupError     the file cannot be opened with the durability Lineside needs, or needs migrating
+    └── StoreClosedError    a job was submitted after the store closed
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import queue
+import sqlite3
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from edge import audit, migrations
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class StoreError(Exception):
+    """Base of the store's errors."""
+
+
+class StoreSetupError(StoreError):
+    """The store cannot be used as it is."""
+
+
+class StoreClosedError(StoreError):
+    """The store is closed."""
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def new_uid() -> str:
+    return str(uuid.uuid4())
+
+
+def connect(path: str | Path) -> sqlite3.Connection:
+    """A connection with the pragmas every connection needs; refuses a store without full durability."""
+    conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30)
+    mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    synchronous = conn.execute("PRAGMA synchronous").fetchone()[0]
+    if mode.lower() != "wal" or synchronous != 2:
+        conn.close()
+        raise StoreSetupError(f"{path}: refusing to start: journal_mode={mode}, synchronous={synchronous} "
+                              "(Lineside needs WAL and FULL so that an acknowledged record survives power loss)")
+    return conn
+
+
+class Tx:
+    """What a job may do inside the writer's transaction: read, insert, update, audit and queue for HQ."""
+
+    def __init__(self, conn: sqlite3.Connection, chain: audit.Chain, outbox_seq: int, origin: str):
+        self.conn = conn
+        self.chain = chain
+        self.outbox_seq = outbox_seq
+        self.origin = origin
+        self.at = now()
+
+    def one(self, sql: str, params: tuple[Any, ...] = ()) -> dict[str, Any] | None:
+        cursor = self.conn.execute(sql, params)
+        row = cursor.fetchone()
+        return dict(zip([c[0] for c in cursor.description], row, strict=True)) if row else None
+
+    def all(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+        cursor = self.conn.execute(sql, params)
+        names = [c[0] for c in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    def execute(self, sql: str, params: tuple[Any, ...] = ()) -> int:
+        return self.conn.execute(sql, params).rowcount
+
+    def insert(self, table: str, record: dict[str, Any]) -> None:
+        columns = ",".join(record)
+        marks = ",".join("?" * len(record))
+        self.conn.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks})", tuple(record.values()))
+
+    def row(self, table: str, uid: str) -> dict[str, Any]:
+        found = self.one(f"SELECT * FROM {table} WHERE uid = ?", (uid,))
+        if found is None:
+            raise StoreError(f"{table} has no row {uid}")
+        return audit.row_record(found)
+
+    def add(self, table: str, record: dict[str, Any], *, action: str, actor: str, station: str | None,
+            reason: str | None = None, sync: bool = True) -> None:
+        """Insert `record` with its audit event (and, with `sync`, its outbox entry for HQ)."""
+        self.insert(table, record)
+        self._note(table, record, None, action=action, actor=actor, station=station, reason=reason, sync=sync)
+
+    def change(self, table: str, uid: str, changes: dict[str, Any], *, action: str, actor: str,
+               station: str | None, reason: str | None = None, sync: bool = True) -> dict[str, Any]:
+        """Update one row, auditing its state before and after; returns the row as it now is."""
+        before = self.row(table, uid)
+        assignments = ", ".join(f"{column} = ?" for column in changes)
+        self.conn.execute(f"UPDATE {table} SET {assignments} WHERE uid = ?", (*changes.values(), uid))
+        after = self.row(table, uid)
+        self._note(table, after, before, action=action, actor=actor, station=station, reason=reason, sync=sync)
+        return after
+
+    def _note(self, table: str, record: dict[str, Any], before: dict[str, Any] | None, *, action: str,
+              actor: str, station: str | None, reason: str | None, sync: bool) -> None:
+        text = audit.canonical(record)
+        self.audit(action=action, actor=actor, station=station, entity_type=table, entity_uid=record["uid"],
+                   before=audit.canonical(before) if before is not None else None, after=text,
+                   reason=reason, record_hash=audit.digest(text))
+        if sync:
+            self.outbox(table, record["uid"], text)
+
+    def audit(self, **event: Any) -> None:
+        event["uid"] = new_uid()
+        event["at"] = self.at
+        row = self.chain.link(event)
+        self.conn.execute(
+            "INSERT INTO audit_events (seq, uid, at, actor, station, action, entity_type, entity_uid, before, "
+            "after, reason, record_hash, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            tuple(row[f] for f in (*audit.EVENT_FIELDS, "prev_hash", "hash")))
+
+    def outbox(self, kind: str, uid: str, payload: str) -> None:
+        self.outbox_seq += 1
+        self.conn.execute("INSERT INTO outbox (seq, key, kind, uid, payload, created_at) VALUES (?,?,?,?,?,?)",
+                          (self.outbox_seq, f"{self.origin}:{self.outbox_seq}", kind, uid, payload, self.at))
+
+
+Job = Callable[[Tx], Any]
+
+
+class Store:
+    """The store: `write(job)` through the one writer, `read()` for queries on this thread's connection."""
+
+    def __init__(self, path: str | Path, *, origin: str = "edge", batch_max: int = 256, migrate: bool = False):
+        self.path = Path(path)
+        self.origin = origin
+        self.batch_max = batch_max
+        self._conn = connect(self.path)
+        self._prepare(migrate)
+        self._readers = threading.local()
+        self._queue: queue.SimpleQueue[tuple[Job, Future[Any]] | None] = queue.SimpleQueue()
+        self._closed = False
+        self.commits = itertools.count()
+        self._thread = threading.Thread(target=self._run, name="lineside-writer", daemon=True)
+        self._thread.start()
+
+    def _prepare(self, migrate: bool) -> None:
+        if migrate:
+            migrations.migrate(self._conn)
+        elif todo := migrations.pending(self._conn):
+            raise StoreSetupError(f"{self.path}: the store needs migrating ({', '.join(todo)}): "
+                                  "run `lineside init`")
+        self._chain = audit.Chain.load(self._conn)
+        self._outbox_seq = self._conn.execute(
+            "SELECT COALESCE(MAX(seq), 0) FROM (SELECT seq FROM outbox UNION ALL "
+            "SELECT seq FROM sqlite_sequence WHERE name = 'outbox')").fetchone()[0]
+
+    # -- writing ---------------------------------------------------------------------------------------
+
+    def submit(self, job: Callable[[Tx], T]) -> Future[T]:
+        if self._closed:
+            raise StoreClosedError(f"{self.path}: the store is closed")
+        future: Future[T] = Future()
+        self._queue.put((job, future))
+        return future
+
+    def write(self, job: Callable[[Tx], T]) -> T:
+        """Run `job` in the writer's transaction; return its result once the commit is durable."""
+        return self.submit(job).result()
+
+    def _run(self) -> None:
+        while (item := self._queue.get()) is not None:
+            batch = [item]
+            while len(batch) < self.batch_max:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    self._queue.put(None)
+                    break
+                batch.append(more)
+            self._commit(batch)
+
+    def _commit(self, batch: list[tuple[Job, Future[Any]]]) -> None:
+        try:
+            results = self._transaction([job for job, _ in batch])
+        except _JobFailed:
+            # One job failed: the batch was rolled back. Run each alone so only that one fails.
+            for job, future in batch:
+                self._commit_one(job, future)
+            return
+        except Exception as exc:  # the commit itself failed (disk full, I/O error): nothing is acknowledged
+            log.error("store commit failed: %s", exc)
+            for _, future in batch:
+                future.set_exception(StoreError(f"{self.path}: not recorded: {exc}"))
+            return
+        for (_, future), result in zip(batch, results, strict=True):
+            future.set_result(result)
+
+    def _commit_one(self, job: Job, future: Future[Any]) -> None:
+        try:
+            future.set_result(self._transaction([job])[0])
+        except _JobFailed as failed:
+            future.set_exception(failed.cause)
+        except Exception as exc:
+            future.set_exception(StoreError(f"{self.path}: not recorded: {exc}"))
+
+    def _transaction(self, jobs: list[Job]) -> list[Any]:
+        tx = Tx(self._conn, audit.Chain(self._chain.seq, self._chain.hash), self._outbox_seq, self.origin)
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            results = [self._run_job(job, tx) for job in jobs]
+            self._conn.execute("COMMIT")
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._chain, self._outbox_seq = tx.chain, tx.outbox_seq
+        next(self.commits)
+        return results
+
+    @staticmethod
+    def _run_job(job: Job, tx: Tx) -> Any:
+        try:
+            return job(tx)
+        except Exception as exc:
+            raise _JobFailed(exc) from exc
+
+    # -- reading ---------------------------------------------------------------------------------------
+
+    def reader(self) -> sqlite3.Connection:
+        conn = getattr(self._readers, "conn", None)
+        if conn is None:
+            conn = connect(self.path)
+            conn.execute("PRAGMA query_only=ON")
+            conn.row_factory = sqlite3.Row
+            self._readers.conn = conn
+        return conn
+
+    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+        return [dict(row) for row in self.reader().execute(sql, params)]
+
+    def query_one(self, sql: str, params: tuple[Any, ...] = ()) -> dict[str, Any] | None:
+        row = self.reader().execute(sql, params).fetchone()
+        return dict(row) if row else None
+
+    @contextmanager
+    def snapshot(self) -> Iterator[sqlite3.Connection]:
+        """A consistent view across several queries."""
+        conn = self.reader()
+        conn.execute("BEGIN")
+        try:
+            yield conn
+        finally:
+            conn.execute("COMMIT")
+
+    # -- closing ---------------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Finish every job already queued (so every acknowledged write is durable), then close."""
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put(None)
+        self._thread.join()
+        self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        self._conn.close()
+
+
+class _JobFailed(Exception):
+    def __init__(self, cause: Exception):
+        super().__init__(str(cause))
+        self.cause = cause

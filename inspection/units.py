@@ -1,0 +1,76 @@
+"""Unit conversion for measured values, exact in Decimal, on top of pint's unit definitions.
+
+Owns: knowing whether a unit exists, whether two units measure the same kind of quantity, and converting a
+Decimal between them. Must not: round to a resolution (that is tolerance's job) or touch floats.
+
+    UnitError
+    ├── UnknownUnitError       the unit is not one pint knows
+    └── IncompatibleUnitError  the units measure different kinds of quantity (mm vs g)
+"""
+
+from __future__ import annotations
+
+import functools
+from decimal import Decimal
+from typing import Any
+
+
+class UnitError(ValueError):
+    """A unit that cannot be used."""
+
+
+class UnknownUnitError(UnitError):
+    """A unit that pint does not know."""
+
+
+class IncompatibleUnitError(UnitError):
+    """Two units that measure different kinds of quantity."""
+
+
+@functools.cache
+def _registry() -> Any:
+    # pint costs ~0.3 s to import and build; load it only when a unit is first needed.
+    import pint
+
+    return pint.UnitRegistry(non_int_type=Decimal, cache_folder=":auto:")
+
+
+def _unit(name: str) -> Any:
+    import pint
+
+    if not name or not name.strip():
+        raise UnknownUnitError("unit is empty")
+    try:
+        return _registry().Unit(name)
+    except (pint.errors.UndefinedUnitError, pint.errors.DefinitionSyntaxError, ValueError, AttributeError,
+            TypeError, AssertionError) as exc:
+        raise UnknownUnitError(f"unknown unit {name!r}") from exc
+
+
+def check_unit(name: str) -> None:
+    """Raise UnknownUnitError unless `name` is a unit pint knows."""
+    _unit(name)
+
+
+@functools.cache
+def _affine(from_unit: str, to_unit: str) -> tuple[Decimal, Decimal]:
+    """(a, b) such that value_in_to = a * value_in_from + b; every pint conversion is affine."""
+    import pint
+
+    source, target = _unit(from_unit), _unit(to_unit)
+    registry = _registry()
+    try:
+        zero = registry.Quantity(Decimal(0), source).to(target).magnitude
+        one = registry.Quantity(Decimal(1), source).to(target).magnitude
+    except pint.errors.DimensionalityError as exc:
+        raise IncompatibleUnitError(f"cannot convert {from_unit!r} to {to_unit!r}: "
+                                    f"{source.dimensionality} is not {target.dimensionality}") from exc
+    return Decimal(one) - Decimal(zero), Decimal(zero)
+
+
+def convert(value: Decimal, from_unit: str, to_unit: str) -> Decimal:
+    """Convert `value` from one unit to another, exactly as Decimal arithmetic allows."""
+    if from_unit == to_unit:
+        return value
+    a, b = _affine(from_unit, to_unit)
+    return a * value + b
