@@ -204,6 +204,7 @@ class Plan(Model):
 class Product(Model):
     id: Identifier
     name: str = ""
+    gtin: str | None = Field(default=None, pattern=r"^\d{8}$|^\d{12,14}$", description="GS1 GTIN on its labels")
     plans: list[Plan] = Field(min_length=1)
 
     def plan(self, revision: str) -> Plan | None:

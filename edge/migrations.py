@@ -29,7 +29,8 @@ def _m001_core(db: sqlite_utils.Database) -> None:
         "actor": str, "recorded_at": str, "supersedes": str, "reason": str,
     }, pk="seq", not_null={"uid", "lot_uid", "characteristic", "verdict", "recorded_at"})
     db["measurements"].create_index(["uid"], unique=True)
-    db["measurements"].create_index(["lot_uid", "characteristic"])
+    db["measurements"].create_index(["lot_uid", "characteristic", "sample"])
+    db["measurements"].create_index(["supersedes"])
     db["measurements"].create_index(["gauge", "recorded_at"])
     db["nonconformities"].create({
         "uid": str, "lot_uid": str, "measurement_uid": str, "characteristic": str, "description": str,

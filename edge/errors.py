@@ -1,0 +1,38 @@
+"""The error tree of the edge's services. Adapters map each kind to one answer (HTTP status, exit code).
+
+    LinesideError
+    ├── NotFoundError        no such lot, characteristic, hold, gauge or user
+    ├── InvalidInputError    a value, unit, lot number or field that cannot be accepted
+    ├── ConflictError        the state forbids it: lot not open, hold already closed, duplicate lot
+    ├── CalibrationError     the gauge is past its calibration due date (ISO 9001 7.1.5)
+    ├── AuthenticationError  unknown user, wrong PIN, password or token
+    └── AuthorityError       the user is known but their role lacks the authority
+"""
+
+
+class LinesideError(Exception):
+    """Base of every error a service raises; its message names the thing at fault."""
+
+
+class NotFoundError(LinesideError):
+    pass
+
+
+class InvalidInputError(LinesideError):
+    pass
+
+
+class ConflictError(LinesideError):
+    pass
+
+
+class CalibrationError(LinesideError):
+    pass
+
+
+class AuthenticationError(LinesideError):
+    pass
+
+
+class AuthorityError(LinesideError):
+    pass

@@ -1,0 +1,221 @@
+"""Recording a measurement: validate, convert, judge, and in one transaction record it with its consequences.
+
+Owns ISO 9001 8.7 at the moment of measurement: a failed value raises a nonconformity and, by the hold rules,
+puts the lot on hold in the same transaction, so no acknowledged failure is ever without them. A correction
+is a new measurement that supersedes the old one, with a reason; nothing is updated. Must not speak SQL
+outside the store's Tx.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from edge import auth, gauges
+from edge.config import Characteristic, HoldRules
+from edge.core import Core
+from edge.errors import ConflictError, InvalidInputError, NotFoundError
+from edge.lots import OPEN_STATES, lot_row
+from edge.plans import plan_hash
+from edge.store import Tx, new_uid
+from inspection.tolerance import BadValueError, Tolerance, Verdict, parse_value
+from inspection.units import UnitError, convert
+
+ATTRIBUTE_VALUES = {"pass": True, "ok": True, "conforming": True, "1": True, "true": True,
+                    "fail": False, "nok": False, "nonconforming": False, "0": False, "false": False}
+
+
+@dataclass(frozen=True, slots=True)
+class MeasurementInput:
+    characteristic: str
+    value: object
+    unit: str | None = None
+    gauge: str | None = None
+    sample: int | None = None
+    serial: str | None = None
+    device: str | None = None
+    supersedes: str | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Judged:
+    value: str
+    unit: str | None
+    raw_value: str
+    raw_unit: str | None
+    verdict: Verdict
+
+
+def _characteristic(core: Core, lot: dict[str, Any], characteristic_id: str) -> Characteristic:
+    product = core.config.product(lot["product"])
+    plan = product.plan(lot["plan_revision"]) if product else None
+    if plan is None or plan_hash(plan) != lot["plan_hash"]:
+        raise ConflictError(f"lot {lot['lot_number']!r} was opened under plan revision {lot['plan_revision']} "
+                            "which is no longer in the configuration as approved")
+    for characteristic in plan.characteristics:
+        if characteristic.id == characteristic_id:
+            return characteristic
+    known = ", ".join(c.id for c in plan.characteristics)
+    raise NotFoundError(f"unknown characteristic {characteristic_id!r} for product {lot['product']} "
+                        f"revision {lot['plan_revision']} (known: {known})")
+
+
+def _judge_attribute(value: object) -> _Judged:
+    key = str(value).strip().lower() if isinstance(value, str | int | bool) else None
+    if key not in ATTRIBUTE_VALUES:
+        raise InvalidInputError(f"an attribute value must be pass or fail, not {str(value)[:40]!r}")
+    conforming = ATTRIBUTE_VALUES[key]
+    return _Judged("1" if conforming else "0", None, str(value), None,
+                   Verdict.PASS if conforming else Verdict.FAIL)
+
+
+def _judge_variable(characteristic: Characteristic, value: object, unit: str | None) -> _Judged:
+    try:
+        number = parse_value(value)
+    except BadValueError as exc:
+        raise InvalidInputError(f"{characteristic.id}: {exc}") from None
+    target = characteristic.unit or ""
+    try:
+        converted = convert(number, unit or target, target)
+    except UnitError as exc:
+        raise InvalidInputError(f"{characteristic.id}: {exc}") from None
+    tolerance = Tolerance(characteristic.resolution, characteristic.lower, characteristic.upper)
+    return _Judged(str(tolerance.quantize(converted)), target, str(number), unit or target,
+                   tolerance.evaluate(converted))
+
+
+def _text(field: str, value: str | None, limit: int = 64) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.isprintable() or len(value) > limit:
+        raise InvalidInputError(f"{field} must be printable text of at most {limit} characters")
+    return value
+
+
+def record_measurement(core: Core, actor: auth.Actor, lot_number: str, given: MeasurementInput
+                       ) -> dict[str, Any]:
+    """Record one value; returns the verdict, the lot status and any nonconformity or hold it raised."""
+    lot = lot_row(core.store, lot_number)
+    characteristic = _characteristic(core, lot, given.characteristic)
+    if characteristic.method == "attribute":
+        judged = _judge_attribute(given.value)
+    else:
+        judged = _judge_variable(characteristic, given.value, given.unit)
+    if given.sample is not None and not 1 <= given.sample <= lot["quantity"]:
+        raise InvalidInputError(f"sample must be between 1 and the lot quantity {lot['quantity']}")
+    if given.supersedes and not (given.reason and given.reason.strip()):
+        raise InvalidInputError("a correction (supersedes) needs a reason")
+    gauge_id = given.gauge or characteristic.gauge
+    check = gauges.check(core.store, core.config, gauge_id, core.today()) if gauge_id else None
+    plan = json.loads(lot["sampling"])[characteristic.id]
+    record = {
+        "uid": new_uid(), "lot_uid": lot["uid"], "characteristic": characteristic.id,
+        "plan_revision": lot["plan_revision"], "plan_hash": lot["plan_hash"], "sample": given.sample,
+        "serial": _text("serial", given.serial), "value": judged.value, "unit": judged.unit,
+        "raw_value": judged.raw_value, "raw_unit": judged.raw_unit, "verdict": judged.verdict.value,
+        "gauge": gauge_id, "gauge_due": check.due if check else None, "flag": check.flag if check else None,
+        "device": _text("device", given.device), "station": actor.station, "actor": actor.name,
+        "recorded_at": None, "supersedes": given.supersedes, "reason": _text("reason", given.reason, 500),
+    }
+    rules = core.config.hold_rules
+    outcome = core.store.write(lambda tx: _record(tx, actor, lot, characteristic, plan, record, rules))
+    return {"measurement": record["uid"], "characteristic": characteristic.id, "sample": record["sample"],
+            "value": judged.value, "unit": judged.unit, "verdict": judged.verdict.value, "flag": record["flag"],
+            "lot": lot["lot_number"], **outcome}
+
+
+def _record(tx: Tx, actor: auth.Actor, lot: dict[str, Any], characteristic: Characteristic,
+            plan: dict[str, Any], record: dict[str, Any], rules: HoldRules) -> dict[str, Any]:
+    status = tx.one("SELECT status FROM lots WHERE uid = ?", (lot["uid"],))["status"]  # type: ignore[index]
+    if status not in OPEN_STATES:
+        raise ConflictError(f"lot {lot['lot_number']!r} is {status}: no more measurements can be recorded")
+    record["sample"] = _sample(tx, record)
+    record["recorded_at"] = tx.at
+    tx.add("measurements", record, action="measurement.recorded", actor=actor.name, station=actor.station,
+           reason=record["reason"])
+    outcome: dict[str, Any] = {"nonconformity": None, "hold": None}
+    if record["verdict"] == Verdict.FAIL:
+        outcome.update(_nonconforming(tx, actor, lot, characteristic, plan, record, rules))
+    elif status == "open" and record["sample"] >= plan["n"] and _accepted(tx, lot):
+        tx.change("lots", lot["uid"], {"status": "accepted"}, action="lot.accepted", actor=actor.name,
+                  station=actor.station, reason="inspection plan complete and passed")
+    outcome["lot_status"] = tx.one("SELECT status FROM lots WHERE uid = ?", (lot["uid"],))["status"]  # type: ignore[index]
+    return outcome
+
+
+def _sample(tx: Tx, record: dict[str, Any]) -> int:
+    key = (record["lot_uid"], record["characteristic"])
+    if record["supersedes"]:
+        return _superseded_sample(tx, record)
+    if record["sample"] is None:
+        top = tx.one("SELECT MAX(sample) AS top FROM measurements WHERE lot_uid = ? AND characteristic = ?", key)
+        return int((top or {}).get("top") or 0) + 1
+    if tx.one("SELECT 1 FROM measurements WHERE lot_uid = ? AND characteristic = ? AND sample = ?",
+              (*key, record["sample"])):
+        raise ConflictError(f"sample {record['sample']} of {record['characteristic']} is already measured: "
+                            "record a correction that supersedes it, with a reason")
+    return int(record["sample"])
+
+
+def _superseded_sample(tx: Tx, record: dict[str, Any]) -> int:
+    old = tx.one("SELECT uid, lot_uid, characteristic, sample FROM measurements WHERE uid = ?",
+                 (record["supersedes"],))
+    if old is None or (old["lot_uid"], old["characteristic"]) != (record["lot_uid"], record["characteristic"]):
+        raise NotFoundError(f"measurement {record['supersedes']} to supersede is not a {record['characteristic']} "
+                            "value of this lot")
+    if tx.one("SELECT 1 FROM measurements WHERE supersedes = ?", (old["uid"],)):
+        raise ConflictError(f"measurement {old['uid']} is already superseded: correct the latest value instead")
+    return int(old["sample"])
+
+
+def _counts(tx: Tx, lot_uid: str) -> dict[str, tuple[int, int]]:
+    rows = tx.all(
+        "SELECT characteristic, COUNT(DISTINCT sample) AS measured, "
+        "COUNT(DISTINCT CASE WHEN verdict = 'fail' THEN sample END) AS failed FROM measurements m "
+        "WHERE lot_uid = ? AND NOT EXISTS (SELECT 1 FROM measurements s WHERE s.supersedes = m.uid) "
+        "GROUP BY characteristic", (lot_uid,))
+    return {row["characteristic"]: (row["measured"], row["failed"]) for row in rows}
+
+
+def _accepted(tx: Tx, lot: dict[str, Any]) -> bool:
+    counts = _counts(tx, lot["uid"])
+    for characteristic, plan in json.loads(lot["sampling"]).items():
+        measured, failed = counts.get(characteristic, (0, 0))
+        if measured < plan["n"] or failed > plan["ac"]:
+            return False
+    return True
+
+
+def _hold_reason(tx: Tx, lot: dict[str, Any], characteristic: Characteristic, plan: dict[str, Any],
+                 rules: HoldRules) -> str | None:
+    if rules.critical_failure and characteristic.criticality == "critical":
+        return f"critical characteristic {characteristic.id} failed"
+    failed = _counts(tx, lot["uid"]).get(characteristic.id, (0, 0))[1]
+    if rules.reject_number and failed >= plan["re"]:
+        return f"{failed} nonconforming on {characteristic.id} reach the reject number Re={plan['re']}"
+    if rules.any_failure:
+        return f"{characteristic.id} failed"
+    return None
+
+
+def _nonconforming(tx: Tx, actor: auth.Actor, lot: dict[str, Any], characteristic: Characteristic,
+                   plan: dict[str, Any], record: dict[str, Any], rules: HoldRules) -> dict[str, Any]:
+    limits = f"[{characteristic.lower if characteristic.lower is not None else '-inf'}, " \
+             f"{characteristic.upper if characteristic.upper is not None else '+inf'}]"
+    nc = {"uid": new_uid(), "lot_uid": lot["uid"], "measurement_uid": record["uid"],
+          "characteristic": characteristic.id, "status": "open", "cause": None, "action": None,
+          "description": f"{characteristic.id} = {record['value']} {record['unit'] or ''} outside {limits}"
+          if record["unit"] else f"{characteristic.id} nonconforming (attribute)",
+          "opened_by": actor.name, "opened_at": tx.at, "closed_at": None}
+    tx.add("nonconformities", nc, action="nonconformity.raised", actor=actor.name, station=actor.station)
+    reason = _hold_reason(tx, lot, characteristic, plan, rules)
+    hold = tx.one("SELECT uid FROM holds WHERE lot_uid = ? AND status = 'open'", (lot["uid"],))
+    if reason and hold is None:
+        hold = {"uid": new_uid(), "lot_uid": lot["uid"], "reason": reason, "status": "open",
+                "opened_by": actor.name, "opened_at": tx.at, "closed_at": None}
+        tx.add("holds", hold, action="hold.placed", actor=actor.name, station=actor.station, reason=reason)
+        tx.change("lots", lot["uid"], {"status": "on_hold"}, action="lot.held", actor=actor.name,
+                  station=actor.station, reason=reason)
+    return {"nonconformity": nc["uid"], "hold": hold["uid"] if hold else None}

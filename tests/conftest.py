@@ -1,0 +1,49 @@
+"""Shared fixtures: a real SQLite store in a temporary folder, built from the example configuration."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from edge import auth, plans
+from edge.config import LineConfig, load
+from edge.core import Core, open_core
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "examples" / "line.toml"
+TODAY = dt.date(2026, 12, 1)
+SUPERVISOR_SECRET = "correct horse battery"
+OPERATOR_PIN = "4711"
+
+
+@pytest.fixture(scope="session")
+def config() -> LineConfig:
+    return load(EXAMPLE)
+
+
+@pytest.fixture
+def core(config: LineConfig, tmp_path: Path) -> Iterator[Core]:
+    """A store with a supervisor, an operator, an inspector, and the example plans approved."""
+    core = open_core(config, tmp_path / "edge.db", migrate=True)
+    core.today = lambda: TODAY
+    auth.add_user(core.store, "sue", "supervisor", SUPERVISOR_SECRET)
+    auth.add_user(core.store, "olly", "operator", OPERATOR_PIN, badge="B-100")
+    auth.add_user(core.store, "ina", "inspector", "5150", badge="B-200")
+    sue = auth.authenticate(core.store, "sue", SUPERVISOR_SECRET)
+    for product in config.products:
+        plans.approve(core.store, config, sue, SUPERVISOR_SECRET, product.id, product.plans[-1].revision)
+    yield core
+    core.close()
+
+
+@pytest.fixture
+def supervisor(core: Core) -> auth.Actor:
+    return auth.authenticate(core.store, "sue", SUPERVISOR_SECRET, station="op-20")
+
+
+@pytest.fixture
+def operator(core: Core) -> auth.Actor:
+    return auth.authenticate_badge(core.store, "B-100", OPERATOR_PIN, station="op-10")

@@ -1,0 +1,128 @@
+"""The JSON API under /api/v1: DESIGN.md's contract, reading through `edge` and writing through its services.
+
+Owns request and response shapes and nothing else: every decision is a service's.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from edge import holds, lots, measurements, plans, trace
+from edge.errors import ConflictError
+from ui.deps import ActorDep, CoreDep
+
+router = APIRouter(prefix="/api/v1")
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LotOpen(Body):
+    barcode: str | None = Field(default=None, max_length=200, description="a scanned GS1 label")
+    product: str | None = Field(default=None, max_length=64)
+    lot: str | None = Field(default=None, max_length=64)
+    quantity: int | None = None
+    supplier: str | None = Field(default=None, max_length=64)
+
+
+class MeasurementIn(Body):
+    characteristic: str = Field(max_length=64)
+    value: str | int | float | bool = Field(description="a number, or pass/fail for an attribute")
+    unit: str | None = Field(default=None, max_length=32)
+    gauge: str | None = Field(default=None, max_length=64)
+    sample: int | None = None
+    serial: str | None = Field(default=None, max_length=64)
+    device: str | None = Field(default=None, max_length=64)
+    supersedes: str | None = Field(default=None, max_length=64)
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class Signature(Body):
+    secret: str = Field(max_length=256, description="the signer's PIN or password, entered again")
+    meaning: str = Field(default="approved", max_length=200)
+
+
+class DispositionIn(Signature):
+    decision: Literal["use-as-is", "rework", "scrap", "return-to-supplier"]
+    reason: str = Field(max_length=1000)
+    cause: str | None = Field(default=None, max_length=1000)
+    action: str | None = Field(default=None, max_length=1000)
+    meaning: str = Field(default="disposition approved", max_length=200)
+
+
+@router.get("/health", tags=["health"])
+def health(core: CoreDep) -> dict[str, Any]:
+    outbox = core.store.query_one("SELECT COUNT(*) AS depth, MIN(created_at) AS oldest FROM outbox "
+                                  "WHERE sent_at IS NULL")
+    head = core.store.query_one("SELECT MAX(seq) AS seq FROM audit_events")
+    return {"status": "ok", "site": core.config.site.id, "line": core.config.line.id,
+            "store": {"path": str(core.store.path), "state": "ok", "audit_head": head["seq"] if head else 0},
+            "outbox": outbox, "devices": []}
+
+
+@router.get("/plans", tags=["plans"])
+def list_plans(core: CoreDep, actor: ActorDep) -> list[dict[str, Any]]:
+    result = []
+    for product in core.config.products:
+        try:
+            current = plans.in_force(core.store, core.config, product.id).plan.revision
+        except ConflictError:
+            current = None
+        result.append({"product": product.id, "name": product.name, "gtin": product.gtin,
+                       "revision_in_force": current,
+                       "revisions": [plan.model_dump(mode="json") for plan in product.plans]})
+    return result
+
+
+@router.post("/lots", status_code=201, tags=["lots"])
+def open_lot(body: LotOpen, core: CoreDep, actor: ActorDep) -> dict[str, Any]:
+    return lots.open_lot(core, actor, product=body.product, lot=body.lot, quantity=body.quantity,
+                         supplier=body.supplier, barcode=body.barcode)
+
+
+@router.get("/lots/{lot}", tags=["lots"])
+def get_lot(lot: str, core: CoreDep, actor: ActorDep) -> dict[str, Any]:
+    return lots.lot_view(core.store, lot)
+
+
+@router.post("/lots/{lot}/measurements", status_code=201, tags=["lots"])
+def record(lot: str, body: MeasurementIn, core: CoreDep, actor: ActorDep) -> dict[str, Any]:
+    given = measurements.MeasurementInput(**body.model_dump())
+    return measurements.record_measurement(core, actor, lot, given)
+
+
+@router.post("/lots/{lot}/release", tags=["lots"])
+def release(lot: str, body: Signature, core: CoreDep, actor: ActorDep) -> dict[str, Any]:
+    return lots.release_lot(core, actor, lot, body.secret, body.meaning)
+
+
+@router.get("/nonconformities", tags=["holds"])
+def nonconformities(core: CoreDep, actor: ActorDep,
+                    status: Literal["open", "dispositioned"] | None = Query(default=None)) -> list[dict[str, Any]]:
+    return holds.list_nonconformities(core, status)
+
+
+@router.get("/holds", tags=["holds"])
+def list_holds(core: CoreDep, actor: ActorDep,
+               status: Literal["open", "closed"] | None = Query(default=None)) -> list[dict[str, Any]]:
+    return holds.list_holds(core, status)
+
+
+@router.post("/holds/{hold}/disposition", tags=["holds"])
+def disposition(hold: str, body: DispositionIn, core: CoreDep, actor: ActorDep) -> dict[str, Any]:
+    return holds.disposition(core, actor, hold, body.decision, body.reason, body.secret, body.meaning,
+                             body.cause, body.action)
+
+
+@router.get("/gauges", tags=["gauges"])
+def list_gauges(core: CoreDep, actor: ActorDep) -> list[dict[str, Any]]:
+    return core.store.query("SELECT * FROM gauges ORDER BY uid")
+
+
+@router.get("/trace/lots/{lot}", tags=["trace"])
+def trace_lot(lot: str, core: CoreDep, actor: ActorDep) -> dict[str, Any]:
+    return trace.trace_lot(core.store, lot)

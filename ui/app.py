@@ -1,0 +1,40 @@
+"""The web application factory: `create_app(core)` mounts the API and maps the services' errors to HTTP.
+
+Every service error becomes one status with a body naming the thing at fault; nothing else leaks.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from edge import errors
+from edge.core import Core
+from ui import api
+
+STATUS = {
+    errors.NotFoundError: (404, "not_found"),
+    errors.InvalidInputError: (422, "invalid_input"),
+    errors.ConflictError: (409, "conflict"),
+    errors.CalibrationError: (409, "calibration"),
+    errors.AuthenticationError: (401, "authentication"),
+    errors.AuthorityError: (403, "authority"),
+}
+
+
+def _handler(status: int, code: str):  # type: ignore[no-untyped-def]
+    async def handle(request: Request, exc: Exception) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        return JSONResponse({"detail": str(exc), "error": code}, status_code=status, headers=headers)
+
+    return handle
+
+
+def create_app(core: Core) -> FastAPI:
+    app = FastAPI(title="Lineside edge", version="0.1.0",
+                  description="Shop-floor inspection and traceability: the edge's JSON API.")
+    app.state.core = core
+    app.include_router(api.router)
+    for kind, (status, code) in STATUS.items():
+        app.add_exception_handler(kind, _handler(status, code))
+    return app

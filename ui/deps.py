@@ -1,0 +1,36 @@
+"""Request dependencies: the core from the app's state, and the acting user from the bearer token.
+
+Never builds anything at import time; `create_app(core)` puts the core on the app.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from edge import auth
+from edge.core import Core
+from edge.errors import AuthenticationError, InvalidInputError
+
+_bearer = HTTPBearer(auto_error=False, description="a token from `lineside token create`")
+
+
+def get_core(request: Request) -> Core:
+    return request.app.state.core  # type: ignore[no-any-return]
+
+
+CoreDep = Annotated[Core, Depends(get_core)]
+
+
+def get_actor(core: CoreDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+              station: Annotated[str | None, Header(alias="X-Lineside-Station")] = None) -> auth.Actor:
+    if credentials is None:
+        raise AuthenticationError("a bearer token is required (Authorization: Bearer ...)")
+    if station is not None and station not in {s.id for s in core.config.stations}:
+        raise InvalidInputError(f"unknown station {station[:64]!r} in X-Lineside-Station")
+    return auth.actor_for_token(core.store, credentials.credentials, station)
+
+
+ActorDep = Annotated[auth.Actor, Depends(get_actor)]
