@@ -8,8 +8,14 @@ from decimal import Decimal
 import pytest
 
 from edge import holds, lots
-from edge.errors import (AuthenticationError, AuthorityError, CalibrationError, ConflictError, InvalidInputError,
-                         NotFoundError)
+from edge.errors import (
+    AuthenticationError,
+    AuthorityError,
+    CalibrationError,
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+)
 from edge.measurements import MeasurementInput, record_measurement
 from edge.trace import trace_lot
 from tests.conftest import OPERATOR_PIN, SUPERVISOR_SECRET
