@@ -138,7 +138,7 @@ def _record(tx: Tx, actor: auth.Actor, lot: dict[str, Any], characteristic: Char
     outcome: dict[str, Any] = {"nonconformity": None, "hold": None}
     if record["verdict"] == Verdict.FAIL:
         outcome.update(_nonconforming(tx, actor, lot, characteristic, plan, record, rules))
-    elif status == "open" and record["sample"] >= plan["n"] and _accepted(tx, lot):
+    elif status == "open" and record["sample"] <= plan["n"] and _accepted(tx, lot):
         tx.change("lots", lot["uid"], {"status": "accepted"}, action="lot.accepted", actor=actor.name,
                   station=actor.station, reason="inspection plan complete and passed")
     outcome["lot_status"] = tx.one("SELECT status FROM lots WHERE uid = ?", (lot["uid"],))["status"]  # type: ignore[index]
@@ -179,6 +179,13 @@ def _counts(tx: Tx, lot_uid: str) -> dict[str, tuple[int, int]]:
     return {row["characteristic"]: (row["measured"], row["failed"]) for row in rows}
 
 
+def _failed(tx: Tx, lot_uid: str, characteristic: str) -> int:
+    row = tx.one("SELECT COUNT(DISTINCT sample) AS n FROM measurements m WHERE lot_uid = ? AND characteristic = ? "
+                 "AND verdict = 'fail' AND NOT EXISTS (SELECT 1 FROM measurements s WHERE s.supersedes = m.uid)",
+                 (lot_uid, characteristic))
+    return int(row["n"]) if row else 0
+
+
 def _accepted(tx: Tx, lot: dict[str, Any]) -> bool:
     counts = _counts(tx, lot["uid"])
     for characteristic, plan in json.loads(lot["sampling"]).items():
@@ -192,7 +199,7 @@ def _hold_reason(tx: Tx, lot: dict[str, Any], characteristic: Characteristic, pl
                  rules: HoldRules) -> str | None:
     if rules.critical_failure and characteristic.criticality == "critical":
         return f"critical characteristic {characteristic.id} failed"
-    failed = _counts(tx, lot["uid"]).get(characteristic.id, (0, 0))[1]
+    failed = _failed(tx, lot["uid"], characteristic.id)
     if rules.reject_number and failed >= plan["re"]:
         return f"{failed} nonconforming on {characteristic.id} reach the reject number Re={plan['re']}"
     if rules.any_failure:
