@@ -15,7 +15,6 @@ from edge.config import LineConfig, Plan, Product
 from edge.errors import ConflictError, NotFoundError
 from edge.store import Store, Tx, new_uid
 
-
 _HASHES: dict[int, tuple[Plan, str]] = {}
 
 

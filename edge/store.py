@@ -12,6 +12,7 @@ Readers get their own connections. Must not know the domain's rules: services de
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import queue
@@ -89,9 +90,7 @@ class Tx:
         return self.conn.execute(sql, params).rowcount
 
     def insert(self, table: str, record: dict[str, Any]) -> None:
-        columns = ",".join(record)
-        marks = ",".join("?" * len(record))
-        self.conn.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks})", tuple(record.values()))
+        self.conn.execute(_insert_sql(table, tuple(record)), tuple(record.values()))
 
     def row(self, table: str, uid: str) -> dict[str, Any]:
         found = self.one(f"SELECT * FROM {table} WHERE uid = ?", (uid,))
@@ -139,6 +138,11 @@ class Tx:
                           (self.outbox_seq, f"{self.origin}:{self.outbox_seq}", kind, uid, payload, self.at))
 
 
+@functools.cache
+def _insert_sql(table: str, columns: tuple[str, ...]) -> str:
+    return f"INSERT INTO {table} ({','.join(columns)}) VALUES ({','.join('?' * len(columns))})"
+
+
 Job = Callable[[Tx], Any]
 
 
@@ -152,6 +156,8 @@ class Store:
         self._conn = connect(self.path)
         self._prepare(migrate)
         self._readers = threading.local()
+        self._readers_lock = threading.Lock()
+        self._all_readers: list[sqlite3.Connection] = []
         self._queue: queue.SimpleQueue[tuple[Job, Future[Any]] | None] = queue.SimpleQueue()
         self._closed = False
         self.commits = itertools.count()
@@ -249,6 +255,8 @@ class Store:
             conn.execute("PRAGMA query_only=ON")
             conn.row_factory = sqlite3.Row
             self._readers.conn = conn
+            with self._readers_lock:
+                self._all_readers.append(conn)
         return conn
 
     def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
@@ -277,7 +285,10 @@ class Store:
         self._closed = True
         self._queue.put(None)
         self._thread.join()
-        self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        with self._readers_lock:
+            for reader in self._all_readers:
+                reader.close()
+        self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self._conn.close()
 
 

@@ -95,6 +95,17 @@ def record(lot: str, body: MeasurementIn, core: CoreDep, actor: ActorDep) -> dic
     return measurements.record_measurement(core, actor, lot, given)
 
 
+class MeasurementsIn(Body):
+    measurements: list[MeasurementIn] = Field(min_length=1, max_length=1000)
+
+
+@router.post("/lots/{lot}/measurements/batch", status_code=201, tags=["lots"])
+def record_batch(lot: str, body: MeasurementsIn, core: CoreDep, actor: ActorDep) -> list[dict[str, Any]]:
+    """Several values of one lot in one transaction (a device's scan): all are recorded, or none."""
+    given = [measurements.MeasurementInput(**item.model_dump()) for item in body.measurements]
+    return measurements.record_measurements(core, actor, lot, given)
+
+
 @router.post("/lots/{lot}/release", tags=["lots"])
 def release(lot: str, body: Signature, core: CoreDep, actor: ActorDep) -> dict[str, Any]:
     return lots.release_lot(core, actor, lot, body.secret, body.meaning)

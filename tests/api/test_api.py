@@ -127,3 +127,15 @@ def test_openapi_document_lists_the_contract(client):
                  "/api/v1/lots/{lot}/measurements", "/api/v1/nonconformities", "/api/v1/holds",
                  "/api/v1/holds/{hold}/disposition", "/api/v1/gauges", "/api/v1/trace/lots/{lot}"):
         assert path in paths
+
+
+def test_batch_records_all_or_nothing(client, core, as_operator):
+    client.post("/api/v1/lots", json={"product": "BRK-100", "lot": "L-1", "quantity": 10}, headers=as_operator)
+    good = [{"characteristic": "flatness", "value": "0.01"}, {"characteristic": "length", "value": "80.02"}]
+    response = client.post("/api/v1/lots/L-1/measurements/batch", json={"measurements": good}, headers=as_operator)
+    assert response.status_code == 201
+    assert [r["verdict"] for r in response.json()] == ["pass", "pass"]
+    bad = [*good, {"characteristic": "length", "value": "eighty"}]
+    response = client.post("/api/v1/lots/L-1/measurements/batch", json={"measurements": bad}, headers=as_operator)
+    assert response.status_code == 422 and "measurements[2]" in response.json()["detail"]
+    assert core.store.query_one("SELECT COUNT(*) AS n FROM measurements")["n"] == 2
