@@ -190,8 +190,9 @@ def _print_trace(result: dict[str, Any]) -> None:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from edge.demo import run_demo
+    from ui.app import create_app
 
-    return run_demo(port=args.port, host=args.host, workdir=args.dir)
+    return run_demo(port=args.port, host=args.host, workdir=args.dir, create_app=create_app)
 
 
 # -- parser ------------------------------------------------------------------------------------------------
