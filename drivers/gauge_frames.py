@@ -40,9 +40,18 @@ class Frame:
 class FrameCodec(Protocol):
     """What a transport needs from a protocol: how to ask, where a reply ends, how to read it."""
 
-    name: str
-    request: bytes  # written to poll a value; b"" when the protocol cannot be polled
-    terminator: bytes  # what read_until waits for
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def request(self) -> bytes:
+        """Written to poll a value; b"" when the protocol cannot be polled."""
+        ...
+
+    @property
+    def terminator(self) -> bytes:
+        """What read_until waits for."""
+        ...
 
     def decode(self, line: bytes) -> Frame: ...
 

@@ -287,8 +287,12 @@ class ModbusServer:
         def block(count: int, kind: DataType) -> list[SimData]:
             return [SimData(0, count=count, datatype=kind)]
 
-        blocks = (block(bits, DataType.BITS), block(bits, DataType.BITS))
-        blocks += (block(words, DataType.REGISTERS), block(words, DataType.REGISTERS))
+        blocks = (
+            block(bits, DataType.BITS),
+            block(bits, DataType.BITS),
+            block(words, DataType.REGISTERS),
+            block(words, DataType.REGISTERS),
+        )
         return SimDevice(0, simdata=blocks, action=self._action)
 
     async def _action(
