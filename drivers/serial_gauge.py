@@ -122,7 +122,8 @@ class SerialGauge:
         if len(line) >= self.max_line_bytes:
             raise FrameError(f"{self.settings.url}: reply longer than {self.max_line_bytes} bytes")
         got = f"only {line[:40]!r}" if line else "nothing"
-        raise DeviceTimeoutError(f"{self.settings.url}: no complete reply in {self.settings.timeout_s} s ({got})")
+        wait_s = self.settings.timeout_s
+        raise DeviceTimeoutError(f"{self.settings.url}: no complete reply in {wait_s} s ({got})")
 
     def read_pushed(self) -> list[Frame | DriverError]:
         """What the gauge sent since the last call, frame by frame; waits up to timeout_s for a first byte."""
@@ -133,7 +134,7 @@ class SerialGauge:
 
     @contextmanager
     def _guarded(self) -> Iterator[None]:
-        """Translates errors; a port that failed is closed, so the next call reopens it (a replugged gauge)."""
+        """Translates errors; a port that failed is closed, so the next call reopens it (replugged)."""
         try:
             with translated(self.settings.url):
                 yield
@@ -156,7 +157,13 @@ class SerialGauge:
 
 
 def build_gauge(
-    url: str, protocol: str, *, unit: str = "", pattern: str = "", baudrate: int = 9600, timeout_s: float = 1.0
+    url: str,
+    protocol: str,
+    *,
+    unit: str = "",
+    pattern: str = "",
+    baudrate: int = 9600,
+    timeout_s: float = 1.0,
 ) -> SerialGauge:
     """A SerialGauge from the settings a line configuration holds (not opened until first used)."""
     if timeout_s <= 0:
