@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Coroutine, Mapping, Sequence
 from decimal import Decimal
+from typing import Any, TypeVar
 
 from drivers.modbus_plc import ModbusServer, ServedMemory, TableName
 from drivers.registers import Tag, encode
+
+T = TypeVar("T")
 
 DEFAULT_TAGS: tuple[Tag, ...] = (
     Tag("part_present", "discrete", 0, "bool"),
@@ -69,7 +72,8 @@ class PlcSimulator:
 
     def get(self, name: str) -> int | bool:
         tag = self.tags[name]
-        return getattr(self.memory, tag.table)[tag.address]  # type: ignore[no-any-return]
+        value: int | bool = getattr(self.memory, tag.table)[tag.address]
+        return value
 
     def present_part(self, values: Mapping[str, Decimal | float | str]) -> None:
         """A part arrives: its measured values are written first, then the part-present bit rises."""
@@ -100,7 +104,7 @@ class PlcSimulator:
         self.requests += 1
         return self.exception_code
 
-    def _run(self, coroutine):  # type: ignore[no-untyped-def]
+    def _run(self, coroutine: Coroutine[Any, Any, T]) -> T:
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout=10)
 
 
