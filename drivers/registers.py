@@ -126,7 +126,7 @@ def _exact(tag: Tag, number: int | float, data: bytes) -> Decimal:
         return Decimal(number)
     if not math.isfinite(number):
         raise FrameError(f"tag {tag.name!r}: register value {data.hex()} is {number}, not a finite number")
-    return Decimal(_shortest(number, _FORMATS[tag.type]))
+    return Decimal(_shortest(number, _FORMATS[tag.type]))  # may print as 7.265521E+7: same number
 
 
 def _shortest(number: float, fmt: str) -> str:
@@ -134,8 +134,11 @@ def _shortest(number: float, fmt: str) -> str:
     packed = struct.pack(">" + fmt, number)
     for digits in range(1, 18):
         text = f"{number:.{digits}g}"
-        if struct.pack(">" + fmt, float(text)) == packed:
-            return text
+        try:
+            if struct.pack(">" + fmt, float(text)) == packed:
+                return text
+        except OverflowError:  # rounding up near the float32 maximum; more digits will fit
+            continue
     return repr(number)
 
 
@@ -153,13 +156,11 @@ def encode(tag: Tag, value: Decimal | int | float | str | bool) -> list[int]:
     if tag.type == "bool":
         return [1 if raw else 0]
     fmt = _FORMATS[tag.type]
-    if fmt in "fd":
-        return bytes_to_registers(struct.pack(">" + fmt, float(raw)), tag.byte_order, tag.word_order)
-    if raw != raw.to_integral_value():
+    if fmt not in "fd" and raw != raw.to_integral_value():
         raise DeviceConfigError(f"tag {tag.name!r}: {value} does not give a whole number for {tag.type}")
     try:
-        data = struct.pack(">" + fmt, int(raw))
-    except struct.error:
+        data = struct.pack(">" + fmt, float(raw) if fmt in "fd" else int(raw))
+    except (struct.error, OverflowError):
         raise DeviceConfigError(f"tag {tag.name!r}: {value} is out of range for {tag.type}") from None
     return bytes_to_registers(data, tag.byte_order, tag.word_order)
 
