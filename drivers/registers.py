@@ -254,9 +254,9 @@ def _check_unique(tags: Sequence[Tag]) -> None:
         seen.add(tag.name)
 
 
-def scan_values(requests: Sequence[ReadRequest], answers: Sequence[Sequence[int] | Sequence[bool]]) -> dict[
-    str, Decimal | str
-]:
+def scan_values(
+    requests: Sequence[ReadRequest], answers: Sequence[Sequence[int] | Sequence[bool]]
+) -> dict[str, Decimal | str]:
     """Every tag of a plan decoded from the answers to its requests, in the same order."""
     values: dict[str, Decimal | str] = {}
     for request, words in zip(requests, answers, strict=True):
