@@ -23,6 +23,7 @@ from typing import Literal
 Fault = Literal["garbage", "silence", "error"] | None
 REQUESTS = {"mitutoyo": (b"1",), "sylvac": (b"?", b"PRI"), "mt-sics": (b"S", b"SI")}
 ERRORS = {"mitutoyo": b"91\r", "sylvac": b"ERR3\r", "mt-sics": b"S +\r\n"}  # mitutoyo: no documented one
+LINE_ENDS = {"mitutoyo": b"\r", "sylvac": b"\r", "mt-sics": b"\r\n"}
 
 
 def frame(protocol: str, value: Decimal, unit: str = "g") -> bytes:
@@ -128,7 +129,7 @@ class GaugeSimulator:
         if self.fault == "silence":
             return
         if self.fault == "garbage":
-            self._send(b"\x00\xff#garbage!\r")
+            self._send(b"\x00\xff#garbage!" + LINE_ENDS[self.protocol])
         elif self.fault == "error":
             self._send(ERRORS[self.protocol])
         else:
