@@ -23,6 +23,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import partial
 from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
@@ -106,14 +107,19 @@ _READERS = {
 class PlcClient:
     """A PLC seen as a set of tags: `scan()` reads them all with the fewest requests, `write()` sets one."""
 
-    def __init__(self, client: Any, where: str, tags: Sequence[Tag], device_id: int, limits: Limits) -> None:
-        self._client = client
+    def __init__(
+        self, connect: Callable[[], Any], where: str, tags: Sequence[Tag], device_id: int, limits: Limits
+    ) -> None:
+        self._make_client = connect  # pymodbus's async clients must be made inside the running loop
+        self._client: Any = None
         self.where = where
         self.tags = {tag.name: tag for tag in tags}
         self.device_id = device_id
         self.plan: list[ReadRequest] = plan(tags, limits)
 
     async def connect(self) -> None:
+        if self._client is None:
+            self._client = self._make_client()
         if self._client.connected:
             return
         try:
@@ -124,7 +130,8 @@ class PlcClient:
             raise DeviceUnavailableError(f"{self.where}: cannot connect")
 
     def close(self) -> None:
-        self._client.close()
+        if self._client is not None:
+            self._client.close()
 
     async def scan(self) -> dict[str, Decimal | str]:
         """Every tag's value, scale and offset applied; raises a DriverError naming the PLC."""
@@ -186,42 +193,48 @@ def build_plc_client(
     # pymodbus logs every failed request at ERROR; the poller logs transitions instead (once down, once up).
     logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
     if url.startswith("tcp://"):
-        client: Any = _tcp_client(url, timeout_s)
+        host, port = _tcp_address(url)
+        make: Callable[[], Any] = partial(_tcp_client, host, port, timeout_s)
     elif url.startswith("rtu:"):
-        client = _rtu_client(url.removeprefix("rtu:"), timeout_s)
+        make = partial(_rtu_client, *_serial_options(url.removeprefix("rtu:")), timeout_s)
     else:
         raise DeviceConfigError(f"PLC url {url!r} must start with tcp:// or rtu:")
-    return PlcClient(client, url, tags, device_id, limits)
+    return PlcClient(make, url, tags, device_id, limits)
 
 
-def _tcp_client(url: str, timeout_s: float) -> AsyncModbusTcpClient:
+def _tcp_address(url: str) -> tuple[str, int]:
     parts = urlsplit(url)
     if not parts.hostname:
         raise DeviceConfigError(f"PLC url {url!r} has no host")
     try:
-        port = parts.port or 502
+        return parts.hostname, parts.port or 502
     except ValueError:
         raise DeviceConfigError(f"PLC url {url!r} has a bad port") from None
+
+
+def _tcp_client(host: str, port: int, timeout_s: float) -> AsyncModbusTcpClient:
     # retries=0 and reconnect_delay=0: the poller owns retrying and reconnecting, with its own backoff.
-    return AsyncModbusTcpClient(parts.hostname, port=port, timeout=timeout_s, retries=0, reconnect_delay=0)
+    return AsyncModbusTcpClient(host, port=port, timeout=timeout_s, retries=0, reconnect_delay=0)
 
 
-def _rtu_client(spec: str, timeout_s: float) -> AsyncModbusSerialClient:
+def _serial_options(spec: str) -> tuple[str, int, str, int]:
     port, _, query = spec.partition("?")
     options = {key: values[-1] for key, values in parse_qs(query).items()}
     try:
-        return AsyncModbusSerialClient(
-            port,
-            framer=FramerType.RTU,
-            baudrate=int(options.get("baudrate", 19200)),
-            parity=options.get("parity", "N"),
-            stopbits=int(options.get("stopbits", 1)),
-            timeout=timeout_s,
-            retries=0,
-            reconnect_delay=0,
-        )
-    except (ValueError, TypeError) as error:
+        baudrate, stopbits = int(options.get("baudrate", 19200)), int(options.get("stopbits", 1))
+    except ValueError as error:
         raise DeviceConfigError(f"PLC serial settings {spec!r}: {error}") from None
+    parity = options.get("parity", "N")
+    if parity not in ("N", "E", "O") or stopbits not in (1, 2):
+        raise DeviceConfigError(f"PLC serial settings {spec!r}: parity N|E|O, stopbits 1|2")
+    return port, baudrate, parity, stopbits
+
+
+def _rtu_client(port: str, baudrate: int, parity: str, stopbits: int, timeout_s: float) -> Any:
+    return AsyncModbusSerialClient(
+        port, framer=FramerType.RTU, baudrate=baudrate, parity=parity, stopbits=stopbits,
+        timeout=timeout_s, retries=0, reconnect_delay=0,
+    )  # fmt: skip
 
 
 # --- the server side, for drivers/simulators/plc.py --------------------------------------------------------
