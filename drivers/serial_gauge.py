@@ -17,6 +17,7 @@ or know what a reading is for.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -113,8 +114,23 @@ class SerialGauge:
         with self._guarded():
             port.reset_input_buffer()  # a pushed value or a late reply must not answer this request
             port.write(self.codec.request)
-            line = port.read_until(self.codec.terminator, self.max_line_bytes)
+            line = self._read_reply(port)
         return self.codec.decode(self._complete(line))
+
+    def _read_reply(self, port: serial.SerialBase) -> bytes:
+        """Like read_until, but takes what is waiting in one read instead of one byte per system call.
+
+        Bytes after the terminator are dropped: a reply answers one request, and the next poll flushes.
+        """
+        deadline = time.monotonic() + self.settings.timeout_s
+        reply = bytearray()
+        while self.codec.terminator not in reply and len(reply) < self.max_line_bytes:
+            chunk = port.read(max(1, min(port.in_waiting, self.max_line_bytes - len(reply))))
+            reply += chunk
+            if not chunk or time.monotonic() > deadline:
+                break
+        end = reply.find(self.codec.terminator)
+        return bytes(reply if end < 0 else reply[: end + len(self.codec.terminator)])
 
     def _complete(self, line: bytes) -> bytes:
         if line.endswith(self.codec.terminator):
