@@ -50,7 +50,7 @@ from drivers.base import (
     DeviceUnavailableError,
     DriverError,
 )
-from drivers.registers import Limits, ReadRequest, Tag, encode, plan, scan_values
+from drivers.registers import Limits, ReadRequest, ScanDecoder, Tag, encode, plan
 
 # Modbus application protocol v1.1b3, section 7 (07 is from the older Modicon guide; pymodbus knows it).
 EXCEPTION_NAMES = {
@@ -116,6 +116,7 @@ class PlcClient:
         self.tags = {tag.name: tag for tag in tags}
         self.device_id = device_id
         self.plan: list[ReadRequest] = plan(tags, limits)
+        self._decoder = ScanDecoder(self.plan)
 
     async def connect(self) -> None:
         if self._client is None:
@@ -137,7 +138,7 @@ class PlcClient:
         """Every tag's value, scale and offset applied; raises a DriverError naming the PLC."""
         await self.connect()
         answers = [await self._read(request) for request in self.plan]
-        return scan_values(self.plan, answers)
+        return self._decoder.values(answers)
 
     async def _read(self, request: ReadRequest) -> list[int] | list[bool]:
         reader = getattr(self._client, _READERS[request.table])

@@ -48,12 +48,14 @@ class Tag:
     scale: Decimal = Decimal(1)
     offset: Decimal = Decimal(0)
     unit: str = ""
+    unscaled: bool = field(init=False, repr=False, compare=False, default=True)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "scale", Decimal(str(self.scale)))
         object.__setattr__(self, "offset", Decimal(str(self.offset)))
         for problem in _problems(self):
             raise DeviceConfigError(f"tag {self.name!r}: {problem}")
+        object.__setattr__(self, "unscaled", self.scale == 1 and self.offset == 0)
 
     @property
     def count(self) -> int:
@@ -97,53 +99,92 @@ def _address_problems(tag: Tag) -> Iterable[str]:
 # --- registers <-> values -------------------------------------------------------------------------------
 
 
+_STRUCTS = {name: struct.Struct(">" + code) for name, code in _FORMATS.items()}
+_F32 = _STRUCTS["float32"]
+
+
 def registers_to_bytes(registers: Sequence[int], byte_order: Order, word_order: Order) -> bytes:
     """Registers as the big-endian byte string the value's format expects."""
-    words = list(registers) if word_order == "big" else list(reversed(registers))
-    return b"".join(word.to_bytes(2, byte_order) for word in words)
+    return _reorder(_block_bytes(registers), byte_order, word_order)
 
 
 def bytes_to_registers(data: bytes, byte_order: Order, word_order: Order) -> list[int]:
-    words = [int.from_bytes(data[i : i + 2], byte_order) for i in range(0, len(data), 2)]
-    return words if word_order == "big" else list(reversed(words))
+    ordered = _reorder(data, byte_order, word_order)
+    return list(struct.unpack(f">{len(ordered) // 2}H", ordered))
+
+
+def _block_bytes(words: Sequence[int] | Sequence[bool]) -> bytes:
+    try:
+        return struct.pack(f">{len(words)}H", *words)
+    except struct.error:
+        raise FrameError(f"register values out of 0..65535 in {list(words)[:8]}") from None
+
+
+def _reorder(data: bytes, byte_order: Order, word_order: Order) -> bytes:
+    """Between the PLC's order and big-endian (the swap is its own inverse)."""
+    if byte_order == "big" and word_order == "big":
+        return data
+    words = [data[i : i + 2] for i in range(0, len(data), 2)]
+    if word_order == "little":
+        words.reverse()
+    if byte_order == "little":
+        words = [word[::-1] for word in words]
+    return b"".join(words)
 
 
 def decode(tag: Tag, words: Sequence[int] | Sequence[bool]) -> Decimal | str:
     """The tag's value from its registers (or its one bit), scale and offset applied."""
     if len(words) != tag.count:
         raise FrameError(f"tag {tag.name!r}: got {len(words)} values, expected {tag.count}")
-    if tag.type == "bool":
+    if tag.table in BIT_TABLES:
         return _scaled(tag, Decimal(1 if words[0] else 0))
-    data = registers_to_bytes([int(word) for word in words], tag.byte_order, tag.word_order)
+    return _decode_at(tag, _block_bytes(words), 0)
+
+
+def _decode_at(tag: Tag, block: bytes, offset: int) -> Decimal | str:
+    """The tag's value from `block` (a read's registers as big-endian bytes), `offset` registers in."""
+    if tag.type == "float32" and tag.byte_order == tag.word_order == "big":  # the common case, kept short
+        (number,) = _F32.unpack_from(block, offset * 2)
+        return _scaled(tag, _float32(tag, number, block[offset * 2 : offset * 2 + 4]))
+    data = block[offset * 2 : (offset + tag.count) * 2]
     if tag.type == "string":
-        return data.decode("latin-1")[: tag.length].rstrip("\x00 ")
-    (number,) = struct.unpack(">" + _FORMATS[tag.type], data)
-    return _scaled(tag, _exact(tag, number, data))
+        return _reorder(data, tag.byte_order, "big").decode("latin-1")[: tag.length].rstrip("\x00 ")
+    if tag.type == "bool":
+        return _scaled(tag, Decimal(1 if any(data) else 0))
+    data = _reorder(data, tag.byte_order, tag.word_order)
+    (number,) = _STRUCTS[tag.type].unpack(data)
+    if tag.type == "float32":
+        return _scaled(tag, _float32(tag, number, data))
+    if tag.type == "float64":
+        _check_finite(tag, number, data)
+        return _scaled(tag, Decimal(repr(number)))  # repr is already the shortest that reads back
+    return _scaled(tag, Decimal(number))
 
 
-def _exact(tag: Tag, number: int | float, data: bytes) -> Decimal:
-    if isinstance(number, int):
-        return Decimal(number)
+def _check_finite(tag: Tag, number: float, data: bytes) -> None:
     if not math.isfinite(number):
         raise FrameError(f"tag {tag.name!r}: register value {data.hex()} is {number}, not a finite number")
-    return Decimal(_shortest(number, _FORMATS[tag.type]))  # may print as 7.265521E+7: same number
 
 
-def _shortest(number: float, fmt: str) -> str:
-    """The fewest significant digits that read back as the same float32/float64: 12.345, not 12.3450002."""
-    packed = struct.pack(">" + fmt, number)
-    for digits in range(1, 18):
+def _float32(tag: Tag, number: float, packed: bytes) -> Decimal:
+    """The fewest digits that read back as the same float32: 12.345, not 12.3450002 (may print 7.2E+7).
+
+    Below 6 digits, "%.6g" (which drops trailing zeros) already gives them: a float32 is within 6e-8 of
+    any shorter decimal it stands for.
+    """
+    _check_finite(tag, number, packed)
+    for digits in (6, 7, 8):
         text = f"{number:.{digits}g}"
         try:
-            if struct.pack(">" + fmt, float(text)) == packed:
-                return text
+            if _F32.pack(float(text)) == packed:
+                return Decimal(text)
         except OverflowError:  # rounding up near the float32 maximum; more digits will fit
             continue
-    return repr(number)
+    return Decimal(f"{number:.9g}")  # 9 significant digits always identify a float32
 
 
 def _scaled(tag: Tag, raw: Decimal) -> Decimal:
-    if tag.scale == 1 and tag.offset == 0:
+    if tag.unscaled:
         return raw
     return raw * tag.scale + tag.offset
 
@@ -180,7 +221,7 @@ def _encode_text(tag: Tag, text: str) -> list[int]:
     if len(data) > tag.length:
         raise DeviceConfigError(f"tag {tag.name!r}: {len(data)} characters do not fit in {tag.length}")
     data = data.ljust(tag.count * 2, b"\x00")
-    return bytes_to_registers(data, tag.byte_order, "big")
+    return bytes_to_registers(data, tag.byte_order, "big")  # characters keep their order: no word order
 
 
 # --- coalescing ------------------------------------------------------------------------------------------
@@ -199,11 +240,11 @@ class ReadRequest:
         """Every tag of this request decoded from the request's answer."""
         if len(words) < self.count:
             raise FrameError(f"{self.table} read at {self.address}: got {len(words)} of {self.count}")
-        return {tag.name: decode(tag, _slice(tag, self.address, words)) for tag in self.tags}
-
-
-def _slice(tag: Tag, start: int, words: Sequence[int] | Sequence[bool]) -> Sequence[int] | Sequence[bool]:
-    return words[tag.address - start : tag.end - start]
+        start = self.address
+        if self.table in BIT_TABLES:
+            return {tag.name: decode(tag, words[tag.address - start : tag.end - start]) for tag in self.tags}
+        block = _block_bytes(words[: self.count])  # once per read, not once per tag
+        return {tag.name: _decode_at(tag, block, tag.address - start) for tag in self.tags}
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,6 +293,27 @@ def _check_unique(tags: Sequence[Tag]) -> None:
         if tag.name in seen:
             raise DeviceConfigError(f"tag {tag.name!r} is defined twice")
         seen.add(tag.name)
+
+
+_Decoded = tuple[tuple[int | bool, ...], dict[str, Decimal | str]]
+
+
+class ScanDecoder:
+    """Decodes the answers to a plan. A read whose registers are unchanged since the previous scan reuses
+    the values decoded then (Decimals are immutable): most registers of a PLC hold still between scans."""
+
+    def __init__(self, requests: Sequence[ReadRequest]) -> None:
+        self.requests = list(requests)
+        self._last: list[_Decoded | None] = [None] * len(requests)
+
+    def values(self, answers: Sequence[Sequence[int] | Sequence[bool]]) -> dict[str, Decimal | str]:
+        values: dict[str, Decimal | str] = {}
+        for index, (request, words) in enumerate(zip(self.requests, answers, strict=True)):
+            key, last = tuple(words), self._last[index]
+            if last is None or last[0] != key:
+                last = self._last[index] = (key, request.values(words))
+            values.update(last[1])
+        return values
 
 
 def scan_values(
