@@ -120,7 +120,10 @@ class Poller:
         """One read of `device`; returns how long to wait before the next one."""
         try:
             readings = await self.transaction(device.read)
-        except DriverError as error:
+        except Exception as error:  # a bug in one device must not stop the others on the bus
+            if not isinstance(error, DriverError):
+                log.exception("%s: %s raised an unexpected error", self.bus, device.source)
+                error = DriverError(f"{device.source}: unexpected {type(error).__name__}: {error}")
             device.close()
             await self._failed(device.source, error)
             return self._backoff(self.health[device.source].failures)

@@ -180,3 +180,56 @@ def test_backoff_doubles_up_to_the_cap_with_bounded_jitter():
     for delay, base in zip(delays, [1, 2, 4, 8, 8, 8, 8], strict=True):
         assert base * 0.75 <= delay <= base * 1.25
     assert len(set(delays)) == len(delays)  # jittered, so a rebooted network does not retry in step
+
+
+class CountingDevice:
+    """A device of our own making (not a mock of our internals): it records when the bus is in use."""
+
+    def __init__(self, source, log, fail_with=None):
+        self.source, self.log, self.fail_with, self.closed = source, log, fail_with, 0
+
+    async def read(self):
+        loop = asyncio.get_running_loop()
+        self.log.append(("start", self.source, loop.time()))
+        await asyncio.sleep(0.001)
+        self.log.append(("end", self.source, loop.time()))
+        if self.fail_with is not None:
+            raise self.fail_with
+        return [Reading(self.source, Decimal(1), "mm")]
+
+    def close(self):
+        self.closed += 1
+
+
+def test_transactions_on_one_bus_never_overlap_and_keep_the_inter_frame_gap():
+    log: list[tuple[str, str, float]] = []
+    settings = PollerSettings(interval_s=0.0, inter_frame_gap_s=0.005)
+    queue: asyncio.Queue[Reading] = asyncio.Queue()
+    poller = Poller("rs485", [CountingDevice("a", log), CountingDevice("b", log)], queue, settings)
+
+    async def scenario():
+        while len(log) < 40:
+            await asyncio.sleep(0.005)
+        return asyncio.get_running_loop()._clock_resolution
+
+    resolution = asyncio.run(running(poller, scenario))
+    events = [kind for kind, _, _ in log[:40]]
+    assert events == ["start", "end"] * 20  # strictly one transaction at a time
+    gaps = [log[i + 1][2] - log[i][2] for i in range(1, 39, 2)]  # end of one -> start of the next
+    assert min(gaps) >= settings.inter_frame_gap_s - resolution
+    assert {source for _, source, _ in log} == {"a", "b"}
+
+
+def test_a_device_that_raises_a_foreign_exception_is_a_failed_device_not_a_dead_poller(caplog):
+    log: list[tuple[str, str, float]] = []
+    broken = CountingDevice("broken", log, fail_with=KeyError("bug"))
+    queue: asyncio.Queue[Reading] = asyncio.Queue()
+    poller = Poller("bus", [broken, CountingDevice("fine", log)], queue, FAST)
+
+    async def scenario():
+        for _ in range(5):
+            assert (await queue.get()).source == "fine"
+        return poller.health["broken"]
+
+    health = asyncio.run(running(poller, scenario))
+    assert not health.up and "unexpected KeyError" in health.last_error and broken.closed >= 1

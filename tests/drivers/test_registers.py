@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from drivers.base import DeviceConfigError, FrameError
-from drivers.registers import Limits, RisingEdge, Tag, decode, encode, plan, scan_values
+from drivers.registers import Limits, RisingEdge, ScanDecoder, Tag, decode, encode, plan, scan_values
 
 RANGES = {
     "int16": st.integers(-(2**15), 2**15 - 1),
@@ -204,3 +204,31 @@ def test_after_a_reconnect_a_part_already_present_is_not_a_new_part():
     assert [edge.update(v) for v in (0, 1)] == [False, True]
     edge.forget()
     assert [edge.update(v) for v in (1, 1, 0, 1)] == [False, False, False, True]
+
+
+@pytest.mark.parametrize("type_", [t for t in RANGES if t != "bool"])
+@pytest.mark.parametrize(("byte_order", "word_order"), ORDERS)
+@given(data=st.data())
+def test_a_whole_read_decodes_each_tag_as_decoding_it_alone_does(type_, byte_order, word_order, data):
+    tags = [
+        Tag(f"t{i}", "holding", i * 4 + 1, type_, byte_order=byte_order, word_order=word_order)
+        for i in range(5)
+    ]
+    values = [data.draw(RANGES[type_]) for _ in tags]
+    words = [0] * 24
+    for tag, value in zip(tags, values, strict=True):
+        words[tag.address : tag.end] = encode(tag, value)
+    (request,) = plan(tags, Limits(max_gap=4))
+    assert request.values(words[request.address :]) == {
+        tag.name: decode(tag, words[tag.address : tag.end]) for tag in tags
+    }
+
+
+def test_a_scan_decoder_reuses_the_values_of_a_read_that_did_not_change():
+    tags = [Tag("a", "holding", 0, "float32"), Tag("b", "holding", 200, "int16")]
+    decoder = ScanDecoder(plan(tags))
+    first = decoder.values([[0x4145, 0x851F], [5]])
+    again = decoder.values([[0x4145, 0x851F], [6]])
+    assert first == {"a": Decimal("12.345"), "b": 5} and again == {"a": Decimal("12.345"), "b": 6}
+    assert again["a"] is first["a"]  # unchanged read: not decoded again
+    assert decoder.values([[0x3FC0, 0x0000], [6]])["a"] == Decimal("1.5")

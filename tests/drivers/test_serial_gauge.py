@@ -161,3 +161,26 @@ def test_the_mapping_is_the_documented_one():
     assert isinstance(translate(serial.SerialException("x"), "p"), DeviceUnavailableError)
     assert isinstance(translate(OSError(5, "EIO"), "p"), DeviceUnavailableError)
     assert isinstance(translate(ValueError("bad parity"), "p"), DeviceConfigError)
+
+
+def test_a_gauge_behind_a_serial_to_ethernet_converter_is_read_by_socket_url():
+    import socket
+    import threading
+
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def converter():  # a serial device server: bytes in, the gauge's reply out
+        connection, _ = listener.accept()
+        with connection:
+            while connection.recv(64) == b"?\r":
+                connection.sendall(b"+0.250 MM\r")
+
+    thread = threading.Thread(target=converter, daemon=True)
+    thread.start()
+    gauge = build_gauge(f"socket://127.0.0.1:{listener.getsockname()[1]}", "sylvac", timeout_s=1.0)
+    try:
+        assert [gauge.poll().value for _ in range(2)] == [Decimal("0.250")] * 2
+    finally:
+        gauge.close()
+        thread.join(timeout=5)
+        listener.close()
