@@ -25,12 +25,14 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from drivers.base import DeviceTimeoutError, DriverError, Quality, Reading
 from drivers.gauge_frames import Frame
-from drivers.modbus_plc import PlcClient
-from drivers.serial_gauge import SerialGauge
+
+if TYPE_CHECKING:  # so that importing the poller does not import pymodbus and pyserial
+    from drivers.modbus_plc import PlcClient
+    from drivers.serial_gauge import SerialGauge
 
 log = logging.getLogger(__name__)
 
