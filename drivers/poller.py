@@ -23,7 +23,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Literal, Protocol
 
@@ -114,9 +114,11 @@ class Poller:
 
     async def _loop(self, device: Device) -> None:
         while True:
-            started = time.monotonic()
-            delay = await self._cycle(device)
-            await asyncio.sleep(max(0.0, delay - (time.monotonic() - started)))
+            wake = time.monotonic() + await self._cycle(device)
+            # While a device is down its values turn bad on time, not only when the backoff next retries.
+            while (left := wake - time.monotonic()) > 0:
+                await asyncio.sleep(min(left, self._until_bad(device.source)))
+                await self._judge(device.source)
 
     async def _cycle(self, device: Device) -> float:
         """One read of `device`; returns how long to wait before the next one."""
@@ -147,19 +149,29 @@ class Poller:
         if health.up:
             log.warning("%s: %s failed: %s", self.bus, source, error)
         health.up, health.failures, health.last_error = False, health.failures + 1, str(error)
-        for key, reading in list(self.latest.items()):
-            if key[0] == source:
-                await self._downgrade(key, reading)
+        await self._judge(source)
 
-    async def _downgrade(self, key: tuple[str, str], reading: Reading) -> None:
-        quality = self._quality(reading)
-        if quality != reading.quality:
-            self.latest[key] = changed = replace(reading, quality=quality)
-            await self._send(changed)
+    async def _judge(self, source: str) -> None:
+        """Sends, once, each value of a down device whose quality changed (good -> stale -> bad)."""
+        if self.health[source].up:
+            return
+        for key, reading in list(self.latest.items()):
+            if key[0] == source and (quality := self._quality(reading)) != reading.quality:
+                self.latest[key] = changed = replace(reading, quality=quality)
+                await self._send(changed)
 
     def _quality(self, reading: Reading) -> Quality:
-        age = datetime.now(UTC) - reading.at
-        return Quality.STALE if age <= timedelta(seconds=self.settings.stale_after_s) else Quality.BAD
+        return Quality.STALE if self._age_s(reading) <= self.settings.stale_after_s else Quality.BAD
+
+    def _age_s(self, reading: Reading) -> float:
+        return (datetime.now(UTC) - reading.at).total_seconds()
+
+    def _until_bad(self, source: str) -> float:
+        """Seconds until the next stale value of `source` turns bad; a long time when there is none."""
+        stale = [r for (s, _), r in self.latest.items() if s == source and r.quality is Quality.STALE]
+        if self.health[source].up or not stale:
+            return 3600.0
+        return max(0.001, self.settings.stale_after_s - max(self._age_s(r) for r in stale) + 0.001)
 
     def _backoff(self, failures: int) -> float:
         s = self.settings

@@ -233,3 +233,19 @@ def test_a_device_that_raises_a_foreign_exception_is_a_failed_device_not_a_dead_
 
     health = asyncio.run(running(poller, scenario))
     assert not health.up and "unexpected KeyError" in health.last_error and broken.closed >= 1
+
+
+@pytest.mark.timeout(60)
+def test_values_of_a_down_device_turn_bad_on_time_not_at_the_next_retry(plc):
+    settings = PollerSettings(interval_s=0.02, stale_after_s=1.0, backoff_initial_s=1000, backoff_max_s=1000)
+    queue: asyncio.Queue[Reading] = asyncio.Queue()
+    poller = Poller("bus", [plc_device(plc)], queue, settings)
+
+    async def scenario():
+        await until(queue, lambda r: r.channel == "height")
+        plc.silent = True  # one failed read, then a 1000 s backoff: only the stale clock can make it bad
+        stale = await until(queue, lambda r: r.channel == "height" and r.quality is not Quality.GOOD)
+        bad = await until(queue, lambda r: r.channel == "height")
+        return stale.quality, bad.quality, poller.health["press-1"].failures
+
+    assert asyncio.run(running(poller, scenario)) == (Quality.STALE, Quality.BAD, 1)
