@@ -150,3 +150,17 @@ def test_only_the_valid_frames_that_went_in_come_out(protocol, parts, tail):
 def test_sylvac_values_round_trip_exactly_never_through_float(value):
     decoded = SylvacCodec().decode(frame("sylvac", value))
     assert decoded.value == value and decoded.value.as_tuple().exponent == value.as_tuple().exponent
+
+
+@pytest.mark.parametrize(
+    "codec",
+    [MitutoyoCodec(), SylvacCodec(), MtSicsCodec(), PatternCodec(r"(?P<value>.*?)\s*(?P<unit>[a-z]*)")],
+    ids=lambda c: c.name,
+)
+@given(line=st.binary(max_size=64) | st.text(max_size=40).map(str.encode))
+def test_decoding_any_line_gives_a_frame_or_one_of_our_errors(codec, line):
+    try:
+        decoded = codec.decode(line)
+    except DriverError:
+        return
+    assert isinstance(decoded, Frame) and decoded.value.is_finite()
