@@ -18,13 +18,8 @@ import argparse
 import asyncio
 import math
 import os
-import sys
 import time
 from collections.abc import Awaitable, Callable
-
-# bench/serial.py would shadow pyserial (which pymodbus imports) while this folder is first on sys.path.
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [entry for entry in sys.path if os.path.abspath(entry or os.curdir) != _HERE]
 
 from pymodbus.client import AsyncModbusTcpClient  # noqa: E402
 

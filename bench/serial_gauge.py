@@ -4,21 +4,15 @@ Both run over the same pty, against the same simulated gauge, in the same run, p
 simulator thread and all), and the best of several alternating rounds is kept, because only ratios taken
 in the same run mean anything on a shared machine (DESIGN.md, Performance).
 
-    .venv/bin/python bench/serial.py [--protocol sylvac] [--ops 2000] [--rounds 3]
+    .venv/bin/python bench/serial_gauge.py [--protocol sylvac] [--ops 2000] [--rounds 3]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
 from collections.abc import Callable
-
-# This file is named serial.py, as the bench of the serial path; run as a script its folder comes first on
-# sys.path and would shadow pyserial's `serial` package, so the folder is taken off before importing it.
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [entry for entry in sys.path if os.path.abspath(entry or os.curdir) != _HERE]
 
 import serial  # noqa: E402
 
