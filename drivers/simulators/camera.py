@@ -11,6 +11,7 @@ It owns drawing only; it must not import anything of this repository outside dri
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -111,7 +112,8 @@ def _draw_geometry(canvas: np.ndarray, scene: Scene, part: Part, defects: Defect
     # OpenCV fills a polygon's boundary pixels too: draw it half a canvas pixel inside, so each canvas
     # pixel whose centre is inside the true outline is filled, and no other.
     inset = 0.5 / (SUPERSAMPLE * scene.px_per_mm)
-    corners = ((inset, inset), (length - inset, inset), (length - inset, width - inset), (inset, width - inset))
+    far_x, far_y = length - inset, width - inset
+    corners = ((inset, inset), (far_x, inset), (far_x, far_y), (inset, far_y))
     outline = [to_frame_px(scene, part, x, y) for x, y in corners]
     cv2.fillPoly(canvas, [_fixed(outline)], scene.part_grey, cv2.LINE_8, SHIFT_BITS)
     for index, hole in enumerate(part.holes):
@@ -169,3 +171,15 @@ def _noisy(image: np.ndarray, scene: Scene) -> np.ndarray:
         return image
     noise = np.random.default_rng(scene.seed).normal(0.0, scene.noise_grey, image.shape)
     return np.clip(image.astype(np.float64) + noise, 0, 255).astype(np.uint8)
+
+
+def renderer(scene: Scene, plan: list[tuple[Part, Defects]]) -> Callable[[int], np.ndarray]:
+    """A render function for drivers.camera.SyntheticCamera: frame n shows plan[(n - 1) % len(plan)]."""
+    if not plan:
+        raise ValueError("a synthetic camera needs at least one part in its plan")
+
+    def render(seq: int) -> np.ndarray:
+        part, defects = plan[(seq - 1) % len(plan)]
+        return draw(scene, part, defects)
+
+    return render

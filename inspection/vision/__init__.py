@@ -21,10 +21,13 @@ from inspection.vision.errors import (
     VisionError,
 )
 from inspection.vision.result import CheckResult, Value, Verdict
+from inspection.vision.retention import Selection, select_for_deletion
 from inspection.vision.spec import CheckSpec, Roi, Tool, spec_from_mapping
+from inspection.vision.worker import VisionWorker
 
 __all__ = [
     "Calibration", "CalibrationError", "CheckResult", "CheckSpec", "CodeUnreadableError", "FrameError",
-    "MeasureError", "Roi", "RoiError", "SpecError", "Tool", "Value", "Verdict", "VisionError",
-    "from_target", "png_and_sha256", "require_fresh", "run_check", "spec_from_mapping",
+    "MeasureError", "Roi", "RoiError", "Selection", "SpecError", "Tool", "Value", "Verdict", "VisionError",
+    "VisionWorker", "from_target", "png_and_sha256", "require_fresh", "run_check", "select_for_deletion",
+    "spec_from_mapping",
 ]
