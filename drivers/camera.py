@@ -168,6 +168,8 @@ class FolderCamera:
         self._sizes.clear()
 
     def _candidates(self) -> list[Path]:
+        if not self.folder.is_dir():
+            raise DeviceUnavailableError(f"camera {self.name}: folder {self.folder} does not exist")
         try:
             entries = [p for p in self.folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()]
             return sorted(entries, key=lambda p: (p.stat().st_mtime_ns, p.name))

@@ -17,6 +17,7 @@ from inspection.vision.spec import CaliperParams, ShapeParams
 
 Point = tuple[float, float]
 MARGIN_PX = 6.0  # caliper lines start this far outside the rough outline, to see the whole edge
+MIN_OBJECT_CONTRAST = 20.0  # grey levels between object and background below which nothing is there
 
 
 def caliper(grey: np.ndarray, params: CaliperParams, px_per_unit: float, unit: str) -> Outcome:
@@ -106,8 +107,7 @@ def _refine(grey: np.ndarray, centre: Point, axis: Point, extent_px: float,
 
 
 def _largest(grey: np.ndarray, params: ShapeParams) -> np.ndarray:
-    mask, _ = opencv.threshold(grey, params.threshold, params.polarity == "dark")
-    contours = opencv.outer_contours(mask)
+    contours = opencv.outer_contours(_mask(grey, params, "no_part"))
     if not contours:
         raise MeasureError(f"no {params.polarity} object in the roi", "no_part")
     return max(contours, key=opencv.contour_area_px)
@@ -115,12 +115,22 @@ def _largest(grey: np.ndarray, params: ShapeParams) -> np.ndarray:
 
 def _largest_inside(grey: np.ndarray, params: ShapeParams) -> np.ndarray:
     """The largest object that does not touch the ROI's border (a hole, not the background)."""
-    mask, _ = opencv.threshold(grey, params.threshold, params.polarity == "dark")
     height, width = grey.shape
-    inside = [c for c in opencv.outer_contours(mask) if _clear_of_border(c, width, height)]
+    contours = opencv.outer_contours(_mask(grey, params, "feature_not_found"))
+    inside = [c for c in contours if _clear_of_border(c, width, height)]
     if not inside:
         raise MeasureError(f"no {params.polarity} circle clear of the roi border", "feature_not_found")
     return max(inside, key=opencv.contour_area_px)
+
+
+def _mask(grey: np.ndarray, params: ShapeParams, reason: str) -> np.ndarray:
+    """The object mask, refused when nothing stands out: Otsu splits plain noise in two as well."""
+    mask, _ = opencv.threshold(grey, params.threshold, params.polarity == "dark")
+    contrast = abs(opencv.contrast(grey, mask))
+    if contrast < MIN_OBJECT_CONTRAST:
+        raise MeasureError(f"no {params.polarity} object stands out in the roi (contrast {contrast:.0f} "
+                           f"grey levels, {MIN_OBJECT_CONTRAST:.0f} needed)", reason)
+    return mask
 
 
 def _clear_of_border(contour: np.ndarray, width: int, height: int) -> bool:

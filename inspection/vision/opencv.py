@@ -77,6 +77,15 @@ def count_nonzero(mask: np.ndarray) -> int:
 
 
 @_mapped
+def contrast(grey_image: np.ndarray, mask: np.ndarray) -> float:
+    """Mean grey under the mask minus mean grey outside it; 0 when either side is empty."""
+    inside, outside = count_nonzero(mask), mask.size - count_nonzero(mask)
+    if not inside or not outside:
+        return 0.0
+    return float(cv2.mean(grey_image, mask)[0] - cv2.mean(grey_image, cv2.bitwise_not(mask))[0])
+
+
+@_mapped
 def outer_contours(mask: np.ndarray) -> list[np.ndarray]:
     contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     return list(contours)
