@@ -127,14 +127,18 @@ class VideoCaptureCamera:
 class FolderCamera:
     """A folder a smart camera writes image files into; each new file is one triggered frame.
 
-    A file is taken once its size has not changed for `settle_s`; it is then moved to `done/` (or to
-    `rejected/` when it cannot be used) so the folder only ever holds what is still to come.
+    A file is taken once two polls at least `settle_s` apart saw the same size. A settled file without
+    its end marker is given `grace_s` more (a writer that paused) before it is declared truncated. A
+    file taken is moved to `done/`, or to `rejected/` when it cannot be used, so the folder only ever
+    holds what is still to come.
     """
 
-    def __init__(self, name: str, folder: str | Path, settle_s: float = 0.2, poll_s: float = 0.05) -> None:
-        if settle_s < 0 or poll_s <= 0:
-            raise DeviceConfigError(f"camera {name}: settle_s must be >= 0 and poll_s > 0")
+    def __init__(self, name: str, folder: str | Path, settle_s: float = 0.2, poll_s: float = 0.05,
+                 grace_s: float = 2.0) -> None:
+        if settle_s < 0 or poll_s <= 0 or grace_s < 0:
+            raise DeviceConfigError(f"camera {name}: settle_s and grace_s must be >= 0 and poll_s > 0")
         self.name, self.folder, self.settle_s, self.poll_s = name, Path(folder), settle_s, poll_s
+        self.grace_s = grace_s
         self._sizes: dict[Path, tuple[int, float]] = {}  # size last seen, and since when
         self._seq = itertools.count(1)
 
@@ -151,11 +155,14 @@ class FolderCamera:
 
     def poll(self) -> Frame | None:
         """The oldest settled new file as a frame, or None when nothing has settled yet."""
-        settled = [path for path in self._candidates() if self._has_settled(path)]
-        if not settled:
-            return None
-        path = settled[0]
-        data = self._read(path)
+        for path in self._candidates():
+            if self._has_settled(path, self.settle_s):
+                data = self._read(path)
+                if is_complete(data) or self._has_settled(path, self.settle_s + self.grace_s):
+                    return self._take(path, data)
+        return None
+
+    def _take(self, path: Path, data: bytes) -> Frame:
         try:
             image = decode_image(data, str(path))
         except ImageError:
@@ -178,7 +185,8 @@ class FolderCamera:
         except OSError as exc:
             raise DeviceUnavailableError(f"camera {self.name}: cannot list {self.folder}: {exc}") from exc
 
-    def _has_settled(self, path: Path) -> bool:
+    def _has_settled(self, path: Path, settle_s: float) -> bool:
+        """True when this poll sees the size an earlier poll saw, at least `settle_s` ago."""
         try:
             size = path.stat().st_size
         except OSError:
@@ -187,8 +195,8 @@ class FolderCamera:
         seen = self._sizes.get(path)
         if seen is None or seen[0] != size:
             self._sizes[path] = (size, now)
-            return self.settle_s == 0 and size > 0
-        return now - seen[1] >= self.settle_s
+            return False
+        return now - seen[1] >= settle_s
 
     def _read(self, path: Path) -> bytes:
         try:

@@ -15,7 +15,9 @@ NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 PX_PER_MM = 8.0
 SCENE = Scene(px_per_mm=PX_PER_MM)
 HOLES = (Hole(10.0, 12.5, 5.0), Hole(30.0, 12.5, 5.0), Hole(20.0, 20.0, 3.0))
-PART = Part(holes=HOLES, patch=Patch(2.0, 2.0, 4.0, 4.0), marking=Marking("datamatrix", "LOT-4711", 20.0, 3.0, 3))
+PART = Part(
+    holes=HOLES, patch=Patch(2.0, 2.0, 4.0, 4.0), marking=Marking("datamatrix", "LOT-4711", 20.0, 3.0, 3)
+)
 CALIBRATION = Calibration(PX_PER_MM, datetime(2026, 11, 1, tzinfo=UTC), 40.0, 320.0)
 
 # The part's top-left corner is at 10 mm = 80 px (area coordinates); its ROI leaves a margin round it.

@@ -18,8 +18,13 @@ CASES = [(8.0, 0.0, 0.0), (7.3, 0.0, 2.0), (6.37, 3.0, 2.0), (7.3, -5.0, 3.0), (
 
 def scene_and_part(px_per_mm: float, angle_deg: float, noise: float) -> tuple[Scene, Part]:
     scene = Scene(px_per_mm=px_per_mm, noise_grey=noise, seed=7)
-    return scene, Part(length_mm=40.0, width_mm=25.0, at_mm=(12.0, 9.0), angle_deg=angle_deg,
-                       holes=(Hole(10.0, 12.5, 5.0), Hole(30.0, 12.5, 5.0)))
+    return scene, Part(
+        length_mm=40.0,
+        width_mm=25.0,
+        at_mm=(12.0, 9.0),
+        angle_deg=angle_deg,
+        holes=(Hole(10.0, 12.5, 5.0), Hole(30.0, 12.5, 5.0)),
+    )
 
 
 def calibration(px_per_mm: float) -> Calibration:
@@ -44,8 +49,11 @@ def test_fitted_circle_within_half_a_pixel(px_per_mm, angle_deg, noise) -> None:
     image = draw(scene, part)
     cx, cy = (v - 0.5 for v in _hole_centre_px(scene, part, 0))  # area to pixel-centre coordinates
     reach = 5.0 * px_per_mm
-    check = spec(tool="circle", roi=[round(cx - reach), round(cy - reach), round(2 * reach), round(2 * reach)],
-                 params={"polarity": "dark"})
+    check = spec(
+        tool="circle",
+        roi=[round(cx - reach), round(cy - reach), round(2 * reach), round(2 * reach)],
+        params={"polarity": "dark"},
+    )
     result = run_check(check, image, calibration(px_per_mm), NOW)
     assert result.verdict is Verdict.PASS, result.message
     assert abs(float(result.value.value) - 5.0) * px_per_mm <= 0.5
@@ -54,8 +62,12 @@ def test_fitted_circle_within_half_a_pixel(px_per_mm, angle_deg, noise) -> None:
 @pytest.mark.parametrize(("px_per_mm", "angle_deg", "noise"), CASES)
 def test_hole_position_from_the_part_datum(px_per_mm, angle_deg, noise) -> None:
     scene, part = scene_and_part(px_per_mm, angle_deg, noise)
-    check = spec(tool="position", roi=[30, 20, 560, 440], upper="0.2",
-                 params={"nominal_x_mm": 30.0, "nominal_y_mm": 12.5})
+    check = spec(
+        tool="position",
+        roi=[30, 20, 560, 440],
+        upper="0.2",
+        params={"nominal_x_mm": 30.0, "nominal_y_mm": 12.5},
+    )
     result = run_check(check, draw(scene, part), calibration(px_per_mm), NOW)
     assert result.verdict is Verdict.PASS, result.message
     extras = {v.name: float(v.value) for v in result.extras}
@@ -64,16 +76,25 @@ def test_hole_position_from_the_part_datum(px_per_mm, angle_deg, noise) -> None:
 
 
 def test_caliper_across_the_part_is_exact_on_a_sharp_drawing(good_frame) -> None:
-    check = spec(tool="caliper", roi=[40, 150, 400, 60], lower="39.95", upper="40.05",
-                 params={"x0_px": 10, "y0_px": 30, "x1_px": 390, "y1_px": 30})
+    check = spec(
+        tool="caliper",
+        roi=[40, 150, 400, 60],
+        lower="39.95",
+        upper="40.05",
+        params={"x0_px": 10, "y0_px": 30, "x1_px": 390, "y1_px": 30},
+    )
     result = run_check(check, good_frame, CALIBRATION, NOW)
     assert (result.verdict, result.value.value, result.value.unit) == (Verdict.PASS, Decimal("40.000"), "mm")
     assert {v.name: v.value for v in result.extras} == {"distance_px": Decimal("320.000")}
 
 
 def test_caliper_in_px_needs_no_calibration(good_frame) -> None:
-    check = spec(tool="caliper", unit="px", roi=[40, 150, 400, 60],
-                 params={"x0_px": 10, "y0_px": 30, "x1_px": 390, "y1_px": 30})
+    check = spec(
+        tool="caliper",
+        unit="px",
+        roi=[40, 150, 400, 60],
+        params={"x0_px": 10, "y0_px": 30, "x1_px": 390, "y1_px": 30},
+    )
     result = run_check(check, good_frame, None, NOW)
     assert (result.value.value, result.value.unit) == (Decimal("320.000"), "px")
 
@@ -87,8 +108,14 @@ def test_wrong_size_fails_against_the_limits(frames) -> None:
 
 
 def test_limits_are_inclusive_at_the_resolution(good_frame) -> None:
-    check = spec(tool="caliper", roi=[40, 150, 400, 60], lower="40.00", upper="40.00", resolution="0.01",
-                 params={"x0_px": 10, "y0_px": 30, "x1_px": 390, "y1_px": 30})
+    check = spec(
+        tool="caliper",
+        roi=[40, 150, 400, 60],
+        lower="40.00",
+        upper="40.00",
+        resolution="0.01",
+        params={"x0_px": 10, "y0_px": 30, "x1_px": 390, "y1_px": 30},
+    )
     assert run_check(check, good_frame, CALIBRATION, NOW).verdict is Verdict.PASS
 
 
@@ -103,8 +130,9 @@ def test_calibration_from_a_target_of_known_size() -> None:
 
 def test_holes_measure_their_drawn_diameters(good_frame) -> None:
     for hole in HOLES:
-        result = run_check(spec(tool="circle", roi=hole_roi(hole), params={"polarity": "dark"}),
-                           good_frame, CALIBRATION, NOW)
+        result = run_check(
+            spec(tool="circle", roi=hole_roi(hole), params={"polarity": "dark"}), good_frame, CALIBRATION, NOW
+        )
         assert abs(float(result.value.value) - hole.diameter_mm) * 8.0 <= 0.5, hole
 
 

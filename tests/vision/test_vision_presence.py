@@ -10,16 +10,40 @@ from inspection.vision import Verdict, run_check
 from tests.vision.conftest import HOLES, NOW, PART_ROI, hole_roi, spec
 
 # A hole is present when most of its ROI's centre is dark.
-HOLE_PRESENT = [spec(characteristic=f"hole_{i}", tool="presence", roi=hole_roi(h, margin_mm=-0.5),
-                     lower="0.9", params={"grey_lo": 0, "grey_hi": 100}) for i, h in enumerate(HOLES)]
+HOLE_PRESENT = [
+    spec(
+        characteristic=f"hole_{i}",
+        tool="presence",
+        roi=hole_roi(h, margin_mm=-0.5),
+        lower="0.9",
+        params={"grey_lo": 0, "grey_hi": 100},
+    )
+    for i, h in enumerate(HOLES)
+]
 # Round holes of 3 to 5 mm at 8 px/mm are 450 to 1,600 px; the smudge (~800 px) and the part are not holes.
-HOLE_COUNT = spec(tool="blob", roi=[88, 88, 304, 184], lower=3, upper=3, resolution=1,
-                  params={"polarity": "dark", "min_area_px": 400, "max_area_px": 700})
-BIG_HOLE_COUNT = spec(tool="blob", roi=[88, 88, 304, 184], resolution=1,
-                      params={"polarity": "dark", "min_area_px": 1200, "max_area_px": 1400})
-CLEAN_FACE = spec(tool="presence", roi=[270, 215, 70, 50], upper="0.01", params={"grey_lo": 0, "grey_hi": 150})
-GREEN_MARK = spec(tool="colour", roi=[98, 98, 28, 28], lower="0.95",
-                  params={"hsv_lo": [40, 100, 100], "hsv_hi": [80, 255, 255]})
+HOLE_COUNT = spec(
+    tool="blob",
+    roi=[88, 88, 304, 184],
+    lower=3,
+    upper=3,
+    resolution=1,
+    params={"polarity": "dark", "min_area_px": 400, "max_area_px": 700},
+)
+BIG_HOLE_COUNT = spec(
+    tool="blob",
+    roi=[88, 88, 304, 184],
+    resolution=1,
+    params={"polarity": "dark", "min_area_px": 1200, "max_area_px": 1400},
+)
+CLEAN_FACE = spec(
+    tool="presence", roi=[270, 215, 70, 50], upper="0.01", params={"grey_lo": 0, "grey_hi": 150}
+)
+GREEN_MARK = spec(
+    tool="colour",
+    roi=[98, 98, 28, 28],
+    lower="0.95",
+    params={"hsv_lo": [40, 100, 100], "hsv_hi": [80, 255, 255]},
+)
 PART_THERE = spec(tool="presence", roi=PART_ROI, lower="0.3", params={"grey_lo": 150, "grey_hi": 255})
 
 EXPECTED = {  # frame: (holes present, small-hole count, big-hole count, clean face, green mark, part there)
@@ -54,8 +78,12 @@ def test_blob_count_reports_what_it_left_out(frames) -> None:
 
 def test_template_match_finds_the_hole_and_not_its_absence(frames) -> None:
     hole = frames["good"][140:180, 140:180, 0].copy()  # hole 0 and its rim, as the taught template
-    check = spec(tool="presence", roi=hole_roi(HOLES[0], margin_mm=3.0), lower="0.8",
-                 params={"method": "template", "template": hole})
+    check = spec(
+        tool="presence",
+        roi=hole_roi(HOLES[0], margin_mm=3.0),
+        lower="0.8",
+        params={"method": "template", "template": hole},
+    )
     found = run_check(check, frames["good"], now=NOW)
     missing = run_check(check, frames["missing_hole_0"], now=NOW)
     assert (found.verdict, found.value.unit) == (Verdict.PASS, "score")
@@ -68,7 +96,11 @@ def test_red_hue_range_wraps(good_frame) -> None:
 
     image = good_frame.copy()
     image[100:120, 300:320] = (20, 20, 220)  # a red dot, hue ~0
-    check = spec(tool="colour", roi=[300, 100, 20, 20], lower="1",
-                 params={"hsv_lo": [170, 100, 100], "hsv_hi": [10, 255, 255]})
+    check = spec(
+        tool="colour",
+        roi=[300, 100, 20, 20],
+        lower="1",
+        params={"hsv_lo": [170, 100, 100], "hsv_hi": [10, 255, 255]},
+    )
     assert run_check(check, image, now=NOW).value.value == Decimal("1.000")
     assert np.array_equal(good_frame[100, 300], good_frame[100, 301])
