@@ -2,11 +2,11 @@
 
 A `Scene` fixes the frame and its scale (px_per_mm); a `Part` places a rectangle of known length and
 width, round holes at known positions, an optional colour patch and a printed code; `Defects` removes a
-hole, scales the part (wrong size), adds a smudge, or leaves the part out. Geometry is drawn on an
-8x supersampled canvas and averaged down, so edges land at their true sub-pixel places and tests can
-check measurements against the drawing. Coordinates: mm from the part's top-left corner, x right,
-y down; frame area coordinates (pixel i spans [i, i+1)). Codes are made with zxing-cpp's writer.
-It owns drawing only; it must not import anything of this repository outside drivers/.
+hole, scales the part (wrong size), adds a smudge, or leaves the part out. Geometry is drawn on a
+supersampled canvas (8x by default) and averaged down, so edges land at their true sub-pixel places
+and tests can check measurements against the drawing. Coordinates: mm from the part's top-left
+corner, x right, y down; frame area coordinates (pixel i spans [i, i+1)). Codes are made with
+zxing-cpp's writer. It owns drawing only; it must not import anything of this repository outside drivers/.
 """
 
 from __future__ import annotations
@@ -18,9 +18,8 @@ import cv2
 import numpy as np
 import zxingcpp
 
-SUPERSAMPLE = 8
-SHIFT_BITS = 4
-SMUDGE_GREY = 80  # OpenCV's fractional bits for sub-pixel vertices on the supersampled canvas
+SHIFT_BITS = 4  # OpenCV's fractional bits for sub-pixel vertices on the supersampled canvas
+SMUDGE_GREY = 80
 CODE_FORMATS = {"qr": zxingcpp.BarcodeFormat.QRCode, "datamatrix": zxingcpp.BarcodeFormat.DataMatrix,
                 "gs1_datamatrix": zxingcpp.BarcodeFormat.DataMatrix,
                 "code128": zxingcpp.BarcodeFormat.Code128}
@@ -35,6 +34,7 @@ class Scene:
     part_grey: int = 200
     noise_grey: float = 0.0  # standard deviation of Gaussian noise; 0 = none
     seed: int = 0
+    supersample: int = 8  # canvas pixels per frame pixel: edges within 1/supersample px of true
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,8 +88,8 @@ class Defects:
 
 def draw(scene: Scene, part: Part, defects: Defects = Defects()) -> np.ndarray:
     """A BGR frame of the part as the scene's camera would see it."""
-    canvas = np.full((scene.height_px * SUPERSAMPLE, scene.width_px * SUPERSAMPLE), scene.background_grey,
-                     np.uint8)
+    canvas = np.full((scene.height_px * scene.supersample, scene.width_px * scene.supersample),
+                     scene.background_grey, np.uint8)
     if not defects.no_part:
         _draw_geometry(canvas, scene, part, defects)
     grey = cv2.resize(canvas, (scene.width_px, scene.height_px), interpolation=cv2.INTER_AREA)
@@ -111,29 +111,29 @@ def _draw_geometry(canvas: np.ndarray, scene: Scene, part: Part, defects: Defect
     length, width = part.length_mm * defects.scale, part.width_mm * defects.scale
     # OpenCV fills a polygon's boundary pixels too: draw it half a canvas pixel inside, so each canvas
     # pixel whose centre is inside the true outline is filled, and no other.
-    inset = 0.5 / (SUPERSAMPLE * scene.px_per_mm)
+    inset = 0.5 / (scene.supersample * scene.px_per_mm)
     far_x, far_y = length - inset, width - inset
     corners = ((inset, inset), (far_x, inset), (far_x, far_y), (inset, far_y))
     outline = [to_frame_px(scene, part, x, y) for x, y in corners]
-    cv2.fillPoly(canvas, [_fixed(outline)], scene.part_grey, cv2.LINE_8, SHIFT_BITS)
+    cv2.fillPoly(canvas, [_fixed(outline, scene.supersample)], scene.part_grey, cv2.LINE_8, SHIFT_BITS)
     for index, hole in enumerate(part.holes):
         if index not in defects.missing_holes:
             centre = to_frame_px(scene, part, hole.x_mm, hole.y_mm)
-            radius = (hole.diameter_mm / 2 * scene.px_per_mm * SUPERSAMPLE - 0.5) * (1 << SHIFT_BITS)
-            x, y = _fixed([centre])[0]
+            radius = (hole.diameter_mm / 2 * scene.px_per_mm * scene.supersample - 0.5) * (1 << SHIFT_BITS)
+            x, y = _fixed([centre], scene.supersample)[0]
             cv2.circle(canvas, (int(x), int(y)), round(radius), scene.background_grey, -1,
                        cv2.LINE_8, SHIFT_BITS)
     if defects.smudge_at_mm is not None:
-        centre = _fixed([to_frame_px(scene, part, *defects.smudge_at_mm)])[0]
-        axes = [round(r * scene.px_per_mm * SUPERSAMPLE * (1 << SHIFT_BITS)) for r in defects.smudge_mm]
+        centre = _fixed([to_frame_px(scene, part, *defects.smudge_at_mm)], scene.supersample)[0]
+        axes = [round(r * scene.px_per_mm * scene.supersample * (1 << SHIFT_BITS)) for r in defects.smudge_mm]
         cv2.ellipse(canvas, (int(centre[0]), int(centre[1])), (axes[0], axes[1]), part.angle_deg + 20, 0, 360,
                     SMUDGE_GREY, -1, cv2.LINE_8, SHIFT_BITS)
 
 
-def _fixed(points: list[tuple[float, float]]) -> np.ndarray:
+def _fixed(points: list[tuple[float, float]], supersample: int) -> np.ndarray:
     """Frame area coordinates to the canvas's fixed-point OpenCV coordinates (pixel centres at integers)."""
     one = 1 << SHIFT_BITS
-    return np.array([[round((x * SUPERSAMPLE - 0.5) * one), round((y * SUPERSAMPLE - 0.5) * one)]
+    return np.array([[round((x * supersample - 0.5) * one), round((y * supersample - 0.5) * one)]
                      for x, y in points], np.int32)
 
 
@@ -160,10 +160,7 @@ def code_image(marking: Marking) -> np.ndarray:
     """The code as a grey image, `module_px` pixels a module, with its quiet zone."""
     options = {"gs1": True} if marking.symbology == "gs1_datamatrix" else {}
     symbol = zxingcpp.create_barcode(marking.content, CODE_FORMATS[marking.symbology], **options)
-    image = np.array(symbol.to_image(scale=marking.module_px, add_quiet_zones=True), dtype=np.uint8)
-    if marking.symbology == "code128":
-        image = np.repeat(image[:1], max(image.shape[0], 12 * marking.module_px), axis=0)
-    return image
+    return np.array(symbol.to_image(scale=marking.module_px, add_quiet_zones=True), dtype=np.uint8)
 
 
 def _noisy(image: np.ndarray, scene: Scene) -> np.ndarray:
