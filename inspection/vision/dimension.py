@@ -125,12 +125,22 @@ def _largest_inside(grey: np.ndarray, params: ShapeParams) -> np.ndarray:
 
 def _mask(grey: np.ndarray, params: ShapeParams, reason: str) -> np.ndarray:
     """The object mask, refused when nothing stands out: Otsu splits plain noise in two as well."""
-    mask, _ = opencv.threshold(grey, params.threshold, params.polarity == "dark")
-    contrast = abs(opencv.contrast(grey, mask))
+    mask, level = opencv.threshold(grey, params.threshold, params.polarity == "dark")
+    contrast = _contrast(opencv.histogram(grey), level)
     if contrast < MIN_OBJECT_CONTRAST:
         raise MeasureError(f"no {params.polarity} object stands out in the roi (contrast {contrast:.0f} "
                            f"grey levels, {MIN_OBJECT_CONTRAST:.0f} needed)", reason)
     return mask
+
+
+def _contrast(histogram: np.ndarray, level: float) -> float:
+    """Mean grey above the threshold minus mean grey at or below it; 0 when one side is empty."""
+    greys = np.arange(256, dtype=np.float64)
+    split = int(level) + 1
+    low, high = histogram[:split], histogram[split:]
+    if not low.sum() or not high.sum():
+        return 0.0
+    return float((high @ greys[split:]) / high.sum() - (low @ greys[:split]) / low.sum())
 
 
 def _clear_of_border(contour: np.ndarray, width: int, height: int) -> bool:

@@ -29,28 +29,48 @@ class Edge:
 def profile(grey: np.ndarray, p0: Point, p1: Point, band_px: int = 1) -> np.ndarray:
     """Mean grey along p0 -> p1 at 1 px steps, averaged over `band_px` parallel lines."""
     length_px = float(np.hypot(p1[0] - p0[0], p1[1] - p0[1]))
-    steps = np.arange(int(np.floor(length_px)) + 1, dtype=np.float64)
+    steps = np.arange(int(np.floor(length_px)) + 1, dtype=np.float32)
     ux, uy = (p1[0] - p0[0]) / length_px, (p1[1] - p0[1]) / length_px
-    offsets = np.arange(band_px, dtype=np.float64) - (band_px - 1) / 2.0
-    xs = p0[0] + np.outer(np.ones_like(offsets), steps * ux) - np.outer(offsets, np.full_like(steps, uy))
-    ys = p0[1] + np.outer(np.ones_like(offsets), steps * uy) + np.outer(offsets, np.full_like(steps, ux))
-    samples = opencv.sample(grey, xs, ys).astype(np.float64)
-    return samples.mean(axis=0)
+    offsets = (np.arange(band_px, dtype=np.float32) - (band_px - 1) / 2.0)[:, None]
+    xs = (p0[0] + steps * ux) - offsets * uy
+    ys = (p0[1] + steps * uy) + offsets * ux
+    return opencv.sample(grey, xs, ys).mean(axis=0, dtype=np.float64)
 
 
 def edges(values: np.ndarray, min_contrast: float) -> list[Edge]:
     """Every edge on a profile, in order along it, each located to a fraction of a pixel."""
-    gradient = np.gradient(values)
+    gradient, size, peak = _peaks(values[None, :], min_contrast)
+    cols = np.flatnonzero(peak[0])
+    at_px = _subpixel(size, np.zeros_like(cols), cols)
+    return [Edge(float(a), bool(gradient[0, c] > 0), float(size[0, c])) for a, c in zip(at_px, cols, strict=True)]
+
+
+def first_edges(rows: np.ndarray, min_contrast: float, rising: bool) -> tuple[np.ndarray, np.ndarray]:
+    """For each profile (row) the first edge of the wanted direction: rows that have one, and where."""
+    gradient, size, peak = _peaks(rows, min_contrast)
+    wanted = peak & ((gradient > 0) if rising else (gradient < 0))
+    hit = np.flatnonzero(wanted.any(axis=1))
+    cols = wanted.argmax(axis=1)[hit]
+    return hit, _subpixel(size, hit, cols)
+
+
+def _peaks(rows: np.ndarray, min_contrast: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Central-difference gradient of each row, its size, and its local maxima above `min_contrast`."""
+    gradient = np.zeros_like(rows, dtype=np.float64)
+    gradient[:, 1:-1] = (rows[:, 2:] - rows[:, :-2]) * 0.5
     size = np.abs(gradient)
-    inner = size[1:-1]
-    peak = (inner >= size[:-2]) & (inner > size[2:]) & (inner >= min_contrast)
-    found = []
-    for i in np.flatnonzero(peak) + 1:
-        a, b, c = size[i - 1], size[i], size[i + 1]
-        denominator = a - 2 * b + c
-        offset = 0.5 * (a - c) / denominator if denominator else 0.0
-        found.append(Edge(float(i + offset), bool(gradient[i] > 0), float(b)))
-    return found
+    inner = size[:, 1:-1]
+    peak = np.zeros(rows.shape, dtype=bool)
+    peak[:, 1:-1] = (inner >= size[:, :-2]) & (inner > size[:, 2:]) & (inner >= min_contrast)
+    return gradient, size, peak
+
+
+def _subpixel(size: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """The vertex of the parabola through each peak and its two neighbours."""
+    a, b, c = size[rows, cols - 1], size[rows, cols], size[rows, cols + 1]
+    denominator = a - 2 * b + c
+    safe = np.where(denominator == 0, 1.0, denominator)
+    return cols + np.where(denominator == 0, 0.0, 0.5 * (a - c) / safe)
 
 
 def outer_pair(values: np.ndarray, min_contrast: float) -> tuple[Edge, Edge]:
@@ -71,16 +91,12 @@ def radial_points(grey: np.ndarray, centre: Point, reach_px: float, rising: bool
                   min_contrast: float, rays: int = 64) -> list[Point]:
     """On rays out from `centre`, the first edge of the wanted direction: the rim of a hole or boss."""
     angles = np.linspace(0.0, 2 * np.pi, rays, endpoint=False)
-    steps = np.arange(int(reach_px) + 1, dtype=np.float64)
-    xs = centre[0] + np.outer(np.cos(angles), steps)
-    ys = centre[1] + np.outer(np.sin(angles), steps)
-    samples = opencv.sample(grey, xs, ys).astype(np.float64)
-    points = []
-    for angle, values in zip(angles, samples, strict=True):
-        hit = next((e for e in edges(values, min_contrast) if e.rising == rising), None)
-        if hit is not None:
-            points.append((centre[0] + hit.at_px * np.cos(angle), centre[1] + hit.at_px * np.sin(angle)))
-    return points
+    steps = np.arange(int(reach_px) + 1, dtype=np.float32)
+    cos, sin = np.cos(angles)[:, None], np.sin(angles)[:, None]
+    samples = opencv.sample(grey, centre[0] + cos * steps, centre[1] + sin * steps).astype(np.float64)
+    hit, at_px = first_edges(samples, min_contrast, rising)
+    xs, ys = centre[0] + at_px * cos[hit, 0], centre[1] + at_px * sin[hit, 0]
+    return list(zip(xs.tolist(), ys.tolist(), strict=True))
 
 
 def fit_circle(points: list[Point]) -> tuple[Point, float]:

@@ -77,12 +77,9 @@ def count_nonzero(mask: np.ndarray) -> int:
 
 
 @_mapped
-def contrast(grey_image: np.ndarray, mask: np.ndarray) -> float:
-    """Mean grey under the mask minus mean grey outside it; 0 when either side is empty."""
-    inside, outside = count_nonzero(mask), mask.size - count_nonzero(mask)
-    if not inside or not outside:
-        return 0.0
-    return float(cv2.mean(grey_image, mask)[0] - cv2.mean(grey_image, cv2.bitwise_not(mask))[0])
+def histogram(grey_image: np.ndarray) -> np.ndarray:
+    """Pixel count of each grey level 0..255."""
+    return cv2.calcHist([grey_image], [0], None, [256], [0, 256]).ravel()
 
 
 @_mapped
@@ -112,8 +109,8 @@ def components(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 @_mapped
 def sample(image: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
     """Bilinear samples of a grey image at float coordinates (pixel centres at integers)."""
-    return cv2.remap(image, xs.astype(np.float32), ys.astype(np.float32), cv2.INTER_LINEAR,
-                     borderMode=cv2.BORDER_REPLICATE)
+    return cv2.remap(image, xs.astype(np.float32, copy=False), ys.astype(np.float32, copy=False),
+                     cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
 @_mapped
