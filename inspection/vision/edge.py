@@ -42,7 +42,8 @@ def edges(values: np.ndarray, min_contrast: float) -> list[Edge]:
     gradient, size, peak = _peaks(values[None, :], min_contrast)
     cols = np.flatnonzero(peak[0])
     at_px = _subpixel(size, np.zeros_like(cols), cols)
-    return [Edge(float(a), bool(gradient[0, c] > 0), float(size[0, c])) for a, c in zip(at_px, cols, strict=True)]
+    pairs = zip(at_px, cols, strict=True)
+    return [Edge(float(a), bool(gradient[0, c] > 0), float(size[0, c])) for a, c in pairs]
 
 
 def first_edges(rows: np.ndarray, min_contrast: float, rising: bool) -> tuple[np.ndarray, np.ndarray]:
