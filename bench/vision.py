@@ -26,7 +26,7 @@ from inspection.vision import Calibration, CheckSpec, run_check, spec_from_mappi
 
 FRAMES = {"1.3 MP": (1280, 1024, 16.0), "5 MP": (2592, 1944, 32.0)}
 NOW = datetime(2026, 11, 29, tzinfo=UTC)
-REPEATS = 30
+REPEATS = 60
 
 
 def scene_and_part(width: int, height: int, px_per_mm: float) -> tuple[Scene, Part]:

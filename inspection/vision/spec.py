@@ -195,6 +195,8 @@ class CheckSpec:
             raise SpecError(f"{where}: resolution must be > 0")
         if self.tool in MM_TOOLS and self.unit not in ("mm", "px"):
             raise SpecError(f"{where}: unit must be 'mm' or 'px' for tool {self.tool}, not {self.unit!r}")
+        if self.tool is Tool.POSITION and self.unit != "mm":
+            raise SpecError(f"{where}: unit must be 'mm' for tool position (its nominal is in mm)")
 
 
 def spec_from_mapping(entry: Mapping[str, Any]) -> CheckSpec:
@@ -206,7 +208,7 @@ def spec_from_mapping(entry: Mapping[str, Any]) -> CheckSpec:
         return CheckSpec(
             characteristic=str(entry["characteristic"]), tool=tool, roi=Roi(*entry["roi"]), params=params,
             lower=_decimal(entry.get("lower")), upper=_decimal(entry.get("upper")),
-            resolution=_decimal(entry.get("resolution", "0.001")) or Decimal("0.001"),
+            resolution=_decimal(entry.get("resolution", _default_resolution(tool))) or Decimal(1),
             unit=str(entry.get("unit", "mm" if tool in MM_TOOLS else "")),
             frame_size=tuple(entry["frame_size"]) if "frame_size" in entry else None,
             blur_px=int(entry.get("blur_px", 0)),
@@ -227,6 +229,10 @@ def _params(tool: Tool, raw: Mapping[str, Any]) -> ToolParams:
     values = {k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()}
     params: ToolParams = cls(**values)
     return params
+
+
+def _default_resolution(tool: Tool) -> str:
+    return "1" if tool is Tool.BLOB else "0.001"
 
 
 def _decimal(value: object) -> Decimal | None:

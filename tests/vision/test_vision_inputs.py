@@ -116,6 +116,10 @@ def test_calibration_age_rule_is_inclusive() -> None:
 
 BAD_SPECS = [  # (entry, words in the error)
     ({"tool": "laser"}, "'laser' is not a valid Tool"),
+    (
+        {"tool": "position", "unit": "px", "params": {"nominal_x_mm": 1, "nominal_y_mm": 1}},
+        "unit must be 'mm'",
+    ),
     ({"tool": "rect", "params": {"colour": 1}}, "params ['colour'] are not known to tool rect"),
     ({"tool": "rect", "roi": [-1, 0, 5, 5]}, "roi (-1, 0, 5, 5)"),
     ({"tool": "rect", "lower": 5, "upper": 4}, "lower 5 is above upper 4"),

@@ -26,13 +26,11 @@ HOLE_COUNT = spec(
     roi=[88, 88, 304, 184],
     lower=3,
     upper=3,
-    resolution=1,
     params={"polarity": "dark", "min_area_px": 400, "max_area_px": 700},
 )
 BIG_HOLE_COUNT = spec(
     tool="blob",
     roi=[88, 88, 304, 184],
-    resolution=1,
     params={"polarity": "dark", "min_area_px": 1200, "max_area_px": 1400},
 )
 CLEAN_FACE = spec(
