@@ -8,6 +8,7 @@ anything, know about lots or gauges, or import drivers/.
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -17,7 +18,7 @@ import numpy as np
 from inspection.vision import blob, code, colour, dimension, frame, opencv, position, presence
 from inspection.vision.annotate import annotate
 from inspection.vision.calibration import Calibration, require_fresh
-from inspection.vision.errors import VisionError
+from inspection.vision.errors import MeasureError, VisionError
 from inspection.vision.result import CheckResult, Outcome, Overlay, Value, Verdict, rounded
 from inspection.vision.spec import MM_TOOLS, CheckSpec, Tool
 
@@ -31,7 +32,7 @@ def run_check(spec: CheckSpec, image: np.ndarray, calibration: Calibration | Non
         checked = frame.validate(image, spec.frame_size)
         region = frame.crop(checked, spec.roi)
         px_per_unit = _px_per_unit(spec, calibration, now or datetime.now(UTC))
-        outcome = _measure(spec, _prepare(spec, region), px_per_unit)
+        outcome = _finite(_measure(spec, _prepare(spec, region), px_per_unit))
     except VisionError as exc:
         return _no_result(spec, exc, image, annotated)
     result = _judge(spec, outcome)
@@ -73,6 +74,13 @@ def _measure(spec: CheckSpec, region: np.ndarray, px_per_unit: float) -> Outcome
         case Tool.CODE:
             return code.measure(region, p)  # type: ignore[arg-type]
     raise AssertionError(f"tool {spec.tool} has no measure")  # pragma: no cover - Tool is closed
+
+
+def _finite(outcome: Outcome) -> Outcome:
+    """A degenerate fit (NaN, infinity) is no measurement, never a number in the record."""
+    if outcome.primary is not None and not math.isfinite(outcome.primary):
+        raise MeasureError(f"the fit gave {outcome.primary}, not a measurement", "feature_not_found")
+    return outcome
 
 
 def _judge(spec: CheckSpec, outcome: Outcome) -> CheckResult:

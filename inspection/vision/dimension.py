@@ -107,10 +107,15 @@ def _refine(grey: np.ndarray, centre: Point, axis: Point, extent_px: float,
 
 
 def _largest(grey: np.ndarray, params: ShapeParams) -> np.ndarray:
+    """The largest object of the polarity, which must lie wholly inside the ROI to be measured."""
     contours = opencv.outer_contours(_mask(grey, params, "no_part"))
     if not contours:
         raise MeasureError(f"no {params.polarity} object in the roi", "no_part")
-    return max(contours, key=opencv.contour_area_px)
+    largest = max(contours, key=opencv.contour_area_px)
+    if not _clear_of_border(largest, grey.shape[1], grey.shape[0]):
+        raise MeasureError(f"the {params.polarity} object reaches the roi border: it is not wholly in view",
+                           "part_not_inside_roi")
+    return largest
 
 
 def _largest_inside(grey: np.ndarray, params: ShapeParams) -> np.ndarray:

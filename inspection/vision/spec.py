@@ -65,8 +65,9 @@ class PresenceParams:
         _require(self.method in ("pixels", "template"), "method", "must be 'pixels' or 'template'")
         _require(0 <= self.grey_lo <= self.grey_hi <= 255, "grey_lo/grey_hi", "need 0 <= lo <= hi <= 255")
         if self.method == "template":
-            ok = isinstance(self.template, np.ndarray) and self.template.ndim == 2 and self.template.size > 0
-            _require(ok, "template", "must be a non-empty 2-D grey array for method 'template'")
+            t = self.template
+            ok = isinstance(t, np.ndarray) and t.ndim == 2 and t.size > 0 and t.dtype == np.uint8
+            _require(ok, "template", "must be a non-empty 2-D grey uint8 array for method 'template'")
 
 
 @dataclass(frozen=True, slots=True)

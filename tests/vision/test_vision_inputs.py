@@ -74,6 +74,11 @@ def test_bad_input_gives_a_reason_never_a_number(good_frame, case, check, make, 
     assert words in result.message and check.characteristic in result.message
 
 
+def test_a_part_cut_by_the_roi_is_not_measured(good_frame) -> None:
+    result = run_check(spec(tool="rect", roi=[40, 40, 300, 280], params={}), good_frame, CALIBRATION, NOW)
+    assert (result.verdict, result.reason, result.value) == (Verdict.NO_RESULT, "part_not_inside_roi", None)
+
+
 def test_noise_alone_is_not_a_part() -> None:
     noise = np.random.default_rng(1).normal(30, 4, (480, 640)).clip(0, 255).astype(np.uint8)
     result = run_check(RECT, noise, CALIBRATION, NOW)
