@@ -62,57 +62,65 @@ def specs(px: float) -> dict[str, CheckSpec]:
     return {name: spec_from_mapping({"characteristic": name, **entry}) for name, entry in entries.items()}
 
 
-def raw_calls(spec: CheckSpec, frame: np.ndarray) -> Callable[[], object]:
-    """The OpenCV calls `run_check` makes for this spec, alone, inputs made beforehand."""
-    roi = frame[spec.roi.y : spec.roi.y + spec.roi.h, spec.roi.x : spec.roi.x + spec.roi.w]
-    grey_now = cv2.cvtColor(roi, cv2.COLOR_BGR2GRAY)
-    p = spec.params
-    band = np.zeros((5, int(max(roi.shape)) + 1), np.float32)
-    rays = np.zeros((64, int(min(roi.shape[:2]) * 0.75) + 1), np.float32)
+class Raw:
+    """The OpenCV / zxing-cpp calls `run_check` makes for one spec, alone, their inputs made beforehand."""
 
-    def grey() -> np.ndarray:
-        return cv2.cvtColor(roi, cv2.COLOR_BGR2GRAY)
+    def __init__(self, spec: CheckSpec, frame: np.ndarray) -> None:
+        self.roi = frame[spec.roi.y : spec.roi.y + spec.roi.h, spec.roi.x : spec.roi.x + spec.roi.w]
+        self.params = spec.params
+        self.grey_once = self.grey()
+        self.band = np.zeros((5, int(max(self.roi.shape)) + 1), np.float32)  # caliper lines
+        self.rays = np.zeros((64, int(min(self.roi.shape[:2]) * 0.75) + 1), np.float32)  # rim search
+        self.call: Callable[[], object] = getattr(self, spec.characteristic)
 
-    def otsu(g: np.ndarray, inv: bool) -> np.ndarray:
-        mode = cv2.THRESH_BINARY_INV if inv else cv2.THRESH_BINARY
-        return cv2.threshold(g, 0, 255, mode | cv2.THRESH_OTSU)[1]
+    def grey(self) -> np.ndarray:
+        return cv2.cvtColor(self.roi, cv2.COLOR_BGR2GRAY)
 
-    def segment(g: np.ndarray, inv: bool) -> np.ndarray:
-        mask = otsu(g, inv)
-        cv2.calcHist([g], [0], None, [256], [0, 256])
+    def sample(self, grey: np.ndarray, maps: np.ndarray) -> np.ndarray:
+        return cv2.remap(grey, maps, maps, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+    @staticmethod
+    def otsu(grey: np.ndarray, inverted: bool) -> np.ndarray:
+        mode = cv2.THRESH_BINARY_INV if inverted else cv2.THRESH_BINARY
+        return cv2.threshold(grey, 0, 255, mode | cv2.THRESH_OTSU)[1]
+
+    def segment(self, grey: np.ndarray, inverted: bool) -> np.ndarray:
+        mask = self.otsu(grey, inverted)
+        cv2.calcHist([grey], [0], None, [256], [0, 256])
         contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
         return max(contours, key=cv2.contourArea)
 
-    def rect() -> object:
-        g = grey()
-        cv2.minAreaRect(segment(g, False))
-        return [cv2.remap(g, band, band, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE) for _ in "uv"]
+    def presence(self) -> object:
+        return cv2.countNonZero(cv2.inRange(self.grey(), np.array([0], np.uint8), np.array([100], np.uint8)))
 
-    def circle() -> object:
-        g = grey()
-        cv2.minAreaRect(segment(g, True))
-        return cv2.remap(g, rays, rays, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    def blob(self) -> object:
+        return cv2.connectedComponentsWithStats(self.otsu(self.grey(), True), connectivity=8)
 
-    def position() -> object:
-        g = rect()
-        cv2.connectedComponentsWithStats(otsu(grey_now, True), connectivity=8)
-        return g, cv2.remap(grey_now, rays, rays, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    def colour(self) -> object:
+        lo, hi = (np.array(getattr(self.params, name), np.uint8) for name in ("hsv_lo", "hsv_hi"))
+        return cv2.countNonZero(cv2.inRange(cv2.cvtColor(self.roi, cv2.COLOR_BGR2HSV), lo, hi))
 
-    calls: dict[str, Callable[[], object]] = {
-        "presence": lambda: cv2.countNonZero(cv2.inRange(grey(), np.array([0], np.uint8),
-                                                         np.array([100], np.uint8))),
-        "blob": lambda: cv2.connectedComponentsWithStats(otsu(grey(), True), connectivity=8),
-        "colour": lambda: cv2.countNonZero(cv2.inRange(cv2.cvtColor(roi, cv2.COLOR_BGR2HSV),
-                                                       np.array(getattr(p, "hsv_lo", (0, 0, 0)), np.uint8),
-                                                       np.array(getattr(p, "hsv_hi", (0, 0, 0)), np.uint8))),
-        "rect": rect,
-        "circle": circle,
-        "caliper": lambda: cv2.remap(grey(), band, band, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE),
-        "position": position,
-        "datamatrix": lambda: zxingcpp.read_barcodes(grey(), formats=zxingcpp.BarcodeFormats(
-            zxingcpp.BarcodeFormat.DataMatrix), text_mode=zxingcpp.TextMode.Plain),
-    }
-    return calls[spec.characteristic]
+    def rect(self) -> object:
+        grey = self.grey()
+        cv2.minAreaRect(self.segment(grey, False))
+        return self.sample(grey, self.band), self.sample(grey, self.band)
+
+    def circle(self) -> object:
+        grey = self.grey()
+        cv2.minAreaRect(self.segment(grey, True))
+        return self.sample(grey, self.rays)
+
+    def caliper(self) -> object:
+        return self.sample(self.grey(), self.band)
+
+    def position(self) -> object:
+        found = self.rect()
+        cv2.connectedComponentsWithStats(self.otsu(self.grey_once, True), connectivity=8)
+        return found, self.sample(self.grey_once, self.rays)
+
+    def datamatrix(self) -> object:
+        formats = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.DataMatrix)
+        return zxingcpp.read_barcodes(self.grey(), formats=formats, text_mode=zxingcpp.TextMode.Plain)
 
 
 def median_ms(samples: list[int]) -> float:
@@ -120,7 +128,7 @@ def median_ms(samples: list[int]) -> float:
 
 
 def bench(spec: CheckSpec, frame: np.ndarray, calibration: Calibration) -> tuple[float, float, float, str]:
-    raw = raw_calls(spec, frame)
+    raw = Raw(spec, frame).call
     timed: dict[str, list[int]] = {"raw": [], "lineside": [], "annotated": []}
     jobs = {"raw": raw, "lineside": lambda: run_check(spec, frame, calibration, NOW, annotated=False),
             "annotated": lambda: run_check(spec, frame, calibration, NOW)}
