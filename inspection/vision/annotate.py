@@ -16,21 +16,22 @@ from inspection.vision.result import Overlay, Verdict
 from inspection.vision.spec import Roi
 
 MARGIN_PX = 16
+CAPTION_PX = 18  # the black band on top that holds the label
 COLOURS = {Verdict.PASS: (0, 170, 0), Verdict.FAIL: (0, 0, 230), Verdict.NO_RESULT: (0, 140, 255)}
 FOUND = (255, 160, 0)  # edges, outlines and points the tool found
 
 
 def annotate(frame: np.ndarray, roi: Roi, overlay: Overlay, label: str, verdict: Verdict) -> np.ndarray:
-    """A BGR copy of the ROI and its margin, with the ROI box, the overlay and the label drawn."""
+    """A BGR copy of the ROI and its margin, with the ROI box and the overlay; the label in a band on top."""
     height, width = frame.shape[:2]
     x0, y0 = max(roi.x - MARGIN_PX, 0), max(roi.y - MARGIN_PX, 0)
     x1, y1 = min(roi.x + roi.w + MARGIN_PX, width), min(roi.y + roi.h + MARGIN_PX, height)
-    image = opencv.bgr(frame[y0:y1, x0:x1])
-    dx, dy = roi.x - x0, roi.y - y0
+    image = opencv.with_band(opencv.bgr(frame[y0:y1, x0:x1]), CAPTION_PX)
+    dx, dy = roi.x - x0, roi.y - y0 + CAPTION_PX
     box = ((dx - 1, dy - 1), (dx + roi.w, dy - 1), (dx + roi.w, dy + roi.h), (dx - 1, dy + roi.h))
     opencv.draw_polygon(image, box, COLOURS[verdict])
     _draw(image, overlay, dx, dy)
-    opencv.draw_text(image, label, (4, 12), COLOURS[verdict])
+    opencv.draw_text(image, label, (4, 13), COLOURS[verdict])
     return image
 
 

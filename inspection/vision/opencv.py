@@ -136,6 +136,12 @@ def encode_png(image: np.ndarray) -> bytes:
 
 
 @_mapped
+def with_band(image: np.ndarray, top_px: int) -> np.ndarray:
+    """The image with a black band on top, for a caption that must not hide what is measured."""
+    return cv2.copyMakeBorder(image, top_px, 0, 0, 0, cv2.BORDER_CONSTANT, value=(0, 0, 0))
+
+
+@_mapped
 def draw_line(image: np.ndarray, p0: Point, p1: Point, colour: tuple[int, int, int]) -> None:
     cv2.line(image, _int(p0), _int(p1), colour, 1, cv2.LINE_AA)
 

@@ -25,7 +25,8 @@ def test_annotated_image_is_the_roi_with_a_margin(frames, name) -> None:
     result = run_check(check, frames[frame_name], CALIBRATION, NOW)
     assert result.annotated is not None and result.annotated.ndim == 3
     roi = check.roi
-    assert result.annotated.shape[:2] == (roi.h + 32, roi.w + 32)  # 16 px margin each side, inside the frame
+    # 16 px margin each side (the ROI is inside the frame), and an 18 px caption band on top
+    assert result.annotated.shape[:2] == (roi.h + 32 + 18, roi.w + 32)
     png, sha256 = png_and_sha256(result.annotated)
     assert hashlib.sha256(png).hexdigest() == sha256
     decoded = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
