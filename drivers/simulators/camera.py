@@ -22,7 +22,7 @@ SHIFT_BITS = 4  # OpenCV's fractional bits for sub-pixel vertices on the supersa
 SMUDGE_GREY = 80
 CODE_FORMATS = {"qr": zxingcpp.BarcodeFormat.QRCode, "datamatrix": zxingcpp.BarcodeFormat.DataMatrix,
                 "gs1_datamatrix": zxingcpp.BarcodeFormat.DataMatrix,
-                "code128": zxingcpp.BarcodeFormat.Code128}
+                "code128": zxingcpp.BarcodeFormat.Code128, "ean13": zxingcpp.BarcodeFormat.EAN13}
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +48,7 @@ class Hole:
 class Marking:
     """A printed code, black on a white label with its quiet zone; `x_mm, y_mm` is its top-left."""
 
-    symbology: str  # "qr", "datamatrix", "gs1_datamatrix" (content in "(01)...(10)..." form), "code128"
+    symbology: str  # "qr", "datamatrix", "gs1_datamatrix" (content "(01)...(10)..."), "code128", "ean13"
     content: str
     x_mm: float
     y_mm: float

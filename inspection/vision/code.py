@@ -28,10 +28,10 @@ FORMATS: dict[str, zxingcpp.BarcodeFormats] = {
 
 
 def measure(grey: np.ndarray, params: CodeParams) -> Outcome:
-    text, corners = read(grey, params.symbology)
-    problem = _mismatch(text, params)
-    if params.symbology == "gs1_datamatrix":
-        text = gs1.hri(gs1.parse(text))
+    data, corners = read(grey, params.symbology)
+    fields = gs1.parse(data) if params.symbology == "gs1_datamatrix" or params.expected_ai else {}
+    text = gs1.hri(fields) if params.symbology == "gs1_datamatrix" else data
+    problem = _mismatch(text, fields, params)
     return Outcome(None, "", text=text, matched=not problem, mismatch=problem,
                    overlay=Overlay(polygons=(corners,) if corners else ()))
 
@@ -62,13 +62,11 @@ def _zxing(grey: np.ndarray, symbology: str) -> tuple[str, tuple[Point, ...]]:
     return best.text, corners
 
 
-def _mismatch(text: str, params: CodeParams) -> str:
+def _mismatch(text: str, fields: dict[str, str], params: CodeParams) -> str:
     """Empty when the content is as expected; otherwise what differs, for the failure message."""
     if params.expected is not None and text != params.expected:
         return f"content {text!r} is not the expected {params.expected!r}"
-    if params.expected_ai:
-        fields = gs1.parse(text)
-        for ai, want in params.expected_ai.items():
-            if fields.get(ai) != want:
-                return f"GS1 ({ai}) is {fields.get(ai)!r}, expected {want!r}"
+    for ai, want in params.expected_ai.items():
+        if fields.get(ai) != want:
+            return f"GS1 ({ai}) is {fields.get(ai)!r}, expected {want!r}"
     return ""

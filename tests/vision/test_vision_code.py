@@ -52,6 +52,18 @@ def test_gs1_datamatrix_lot_and_serial_are_matched() -> None:
     assert (result.verdict, result.text) == (Verdict.PASS, GS1)
 
 
+def test_gs1_datamatrix_whole_content_is_compared_in_its_readable_form() -> None:
+    check = spec(tool="code", roi=CODE_ROI, params={"symbology": "gs1_datamatrix", "expected": GS1})
+    assert run_check(check, frame_with("gs1_datamatrix", GS1), now=NOW).verdict is Verdict.PASS
+
+
+def test_ean13_is_read() -> None:
+    check = spec(tool="code", roi=CODE_ROI, params={"symbology": "linear", "expected": "4006381333931"})
+    marking = Marking("ean13", "4006381333931", 5.0, 5.0, 2)
+    image = draw(SCENE, Part(length_mm=45.0, width_mm=30.0, marking=marking))
+    assert run_check(check, image, now=NOW).verdict is Verdict.PASS
+
+
 def test_gs1_datamatrix_of_another_lot_fails() -> None:
     check = spec(
         tool="code", roi=CODE_ROI, params={"symbology": "gs1_datamatrix", "expected_ai": {"10": "LOT43"}}
