@@ -163,13 +163,15 @@ class FolderCamera:
         return None
 
     def _take(self, path: Path, data: bytes) -> Frame:
+        """Decode and file away; the frame's time is the file's, when the camera was triggered."""
         try:
             image = decode_image(data, str(path))
         except ImageError:
             self._move(path, "rejected")
             raise
+        written_at = _written_at(path)
         self._move(path, "done")
-        return Frame(image, self.name, next(self._seq), origin=str(path))
+        return Frame(image, self.name, next(self._seq), at=written_at, origin=str(path))
 
     def close(self) -> None:
         self._sizes.clear()
@@ -213,6 +215,13 @@ class FolderCamera:
         except OSError as exc:
             message = f"camera {self.name}: cannot move {path} to {target}: {exc}"
             raise DeviceUnavailableError(message) from exc
+
+
+def _written_at(path: Path) -> datetime:
+    try:
+        return datetime.fromtimestamp(path.stat().st_mtime, UTC)
+    except OSError:
+        return datetime.now(UTC)  # gone between read and stat: the time we read it is the next best
 
 
 class SyntheticCamera:

@@ -61,6 +61,7 @@ def test_folder_waits_for_a_file_to_settle_then_takes_it(tmp_path: Path) -> None
     frame = camera.grab(timeout_s=1.0)
     assert (frame.source, frame.seq, frame.image.shape) == ("cam1", 1, (120, 160, 3))
     assert frame.origin.endswith("0001.png")
+    assert abs(frame.at.timestamp() - (tmp_path / "done" / "0001.png").stat().st_mtime) < 1e-3
     assert (tmp_path / "done" / "0001.png").exists() and not target.exists()
 
 
