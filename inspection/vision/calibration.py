@@ -42,6 +42,8 @@ class Calibration:
 
 def require_fresh(calibration: Calibration | None, now: datetime, max_age_days: int) -> Calibration:
     """The calibration when it exists and is no older than `max_age_days`; otherwise `CalibrationError`."""
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware (UTC): a naive time cannot be compared")
     if calibration is None:
         raise CalibrationError("no calibration: a result in mm needs px_per_mm from a calibration target",
                                "calibration_missing")

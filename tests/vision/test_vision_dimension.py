@@ -139,3 +139,24 @@ def test_holes_measure_their_drawn_diameters(good_frame) -> None:
 def _hole_centre_px(scene: Scene, part: Part, index: int) -> tuple[float, float]:
     hole = part.holes[index]
     return to_frame_px(scene, part, hole.x_mm, hole.y_mm)
+
+
+def test_hole_position_from_a_fixtured_roi_corner(good_frame) -> None:
+    # Hole 1 is at part (30, 12.5) mm, the part's corner at frame (80, 80) px: frame (320, 180) px,
+    # that is (280, 140) px = (35.0, 17.5) mm from the ROI's corner at (40, 40).
+    check = spec(
+        tool="position",
+        roi=PART_ROI,
+        upper="0.1",
+        params={"nominal_x_mm": 35.0, "nominal_y_mm": 17.5, "datum": "roi"},
+    )
+    result = run_check(check, good_frame, CALIBRATION, NOW)
+    assert result.verdict is Verdict.PASS, result.message
+    extras = {v.name: v.value for v in result.extras}
+    assert (extras["x_mm"], extras["y_mm"]) == (Decimal("35.000"), Decimal("17.500"))
+
+
+def test_a_naive_time_is_a_programming_error(good_frame) -> None:
+    check = spec(tool="rect", roi=PART_ROI, params={})
+    with pytest.raises(ValueError, match="timezone-aware"):
+        run_check(check, good_frame, CALIBRATION, datetime(2026, 11, 29))
