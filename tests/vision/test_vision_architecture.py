@@ -31,3 +31,22 @@ def test_vision_modules_have_a_docstring_and_stay_small() -> None:
         tree = ast.parse(path.read_text())
         assert ast.get_docstring(tree), f"{path.name} has no module docstring"
         assert len(path.read_text().splitlines()) < 400, f"{path.name} is over 400 lines"
+
+
+def test_the_public_names_all_load_and_config_checks_stay_light() -> None:
+    import subprocess
+    import sys
+
+    import inspection.vision as vision
+
+    assert sorted(vision.__all__) == sorted(vision._HOMES)
+    assert all(getattr(vision, name) is not None for name in vision.__all__)
+    probe = (
+        "import sys, inspection.vision as v; "
+        "v.spec_from_mapping({'characteristic': 'x', 'tool': 'rect', 'roi': [0, 0, 5, 5]}); "
+        "print(sorted(m for m in ('numpy', 'cv2', 'zxingcpp') if m in sys.modules))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    assert loaded.stdout.strip() == "[]"
