@@ -10,7 +10,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from edge import holds, lots, measurements, plans, trace
+from edge import holds, lots, measurements, plans, stations, trace
 from edge.errors import ConflictError
 from ui.deps import ActorDep, CoreDep
 
@@ -127,6 +127,21 @@ def list_holds(core: CoreDep, actor: ActorDep,
 def disposition(hold: str, body: DispositionIn, core: CoreDep, actor: ActorDep) -> dict[str, Any]:
     return holds.disposition(core, actor, hold, body.decision, body.reason, body.secret, body.meaning,
                              body.cause, body.action)
+
+
+class StationLot(Body):
+    lot: str = Field(max_length=64)
+
+
+@router.get("/stations/{station}", tags=["stations"])
+def get_station(station: str, core: CoreDep, actor: ActorDep) -> dict[str, Any]:
+    lot = stations.active_lot(core, station)
+    return {"station": station, "lot": lots.lot_view(core.store, lot["lot_number"]) if lot else None}
+
+
+@router.put("/stations/{station}/lot", tags=["stations"])
+def set_station_lot(station: str, body: StationLot, core: CoreDep, actor: ActorDep) -> dict[str, Any]:
+    return stations.set_active_lot(core, actor, station, body.lot)
 
 
 @router.get("/gauges", tags=["gauges"])

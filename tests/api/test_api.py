@@ -139,3 +139,13 @@ def test_batch_records_all_or_nothing(client, core, as_operator):
     response = client.post("/api/v1/lots/L-1/measurements/batch", json={"measurements": bad}, headers=as_operator)
     assert response.status_code == 422 and "measurements[2]" in response.json()["detail"]
     assert core.store.query_one("SELECT COUNT(*) AS n FROM measurements")["n"] == 2
+
+
+def test_station_active_lot(client, as_operator):
+    assert client.get("/api/v1/stations/op-10", headers=as_operator).json()["lot"] is None
+    client.post("/api/v1/lots", json={"product": "BRK-100", "lot": "L-5", "quantity": 10}, headers=as_operator)
+    assert client.get("/api/v1/stations/op-10", headers=as_operator).json()["lot"]["lot_number"] == "L-5"
+    moved = client.put("/api/v1/stations/op-20/lot", json={"lot": "L-5"}, headers=as_operator)
+    assert moved.status_code == 200
+    assert client.get("/api/v1/stations/op-20", headers=as_operator).json()["lot"]["lot_number"] == "L-5"
+    assert client.get("/api/v1/stations/op-99", headers=as_operator).status_code == 404
