@@ -2,7 +2,7 @@
 
 Owns: finding where each rule signals in a series of plotted points, given the centre line and the sigma of
 the plotted statistic per point (so variable limits need no special case). Every rule answers with the
-indices of the points that complete its pattern, vectorised with numpy (cumulative sums over windows).
+indices of the points that complete its pattern, vectorised with numpy (shifted slices, runs by doubling).
 
 Must not: compute limits (``inspection/spc.py`` does), decide what a signal means for a lot, or import
 anything else of this repository.
@@ -30,6 +30,7 @@ Rules (zones A, B, C are beyond 2, between 1 and 2, and within 1 sigma of the ce
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from functools import cached_property
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -37,6 +38,7 @@ from numpy.typing import ArrayLike, NDArray
 from inspection.spc import ChartError, ChartPoints
 
 Bools = NDArray[np.bool_]
+Floats = NDArray[np.float64]
 Indices = NDArray[np.intp]
 
 WESTERN_ELECTRIC = ("we1", "we2", "we3", "we4")
@@ -47,63 +49,111 @@ class RuleError(ChartError):
     """A run rule cannot be applied: unknown name, or points without a usable sigma."""
 
 
-def _trailing_count(mask: Bools, width: int) -> NDArray[np.int64]:
-    """How many of the (up to) ``width`` points ending at each index are set."""
-    total = np.concatenate(([0], np.cumsum(mask, dtype=np.int64)))
-    start = np.maximum(np.arange(1, mask.size + 1) - width, 0)
-    return np.asarray(total[1:] - total[start])
+class _Series:
+    """The z-scores of one series, with the derived arrays several rules share computed once."""
+
+    def __init__(self, z: Floats) -> None:
+        self.z = z
+
+    @cached_property
+    def step(self) -> Floats:
+        return np.diff(self.z)
+
+    @cached_property
+    def rising(self) -> Bools:
+        return self.step > 0
+
+    @cached_property
+    def falling(self) -> Bools:
+        return self.step < 0
+
+    @cached_property
+    def above(self) -> Bools:
+        return self.z > 0
+
+    @cached_property
+    def below(self) -> Bools:
+        return self.z < 0
+
+    @cached_property
+    def beyond1_up(self) -> Bools:
+        return self.z > 1
+
+    @cached_property
+    def beyond1_down(self) -> Bools:
+        return self.z < -1
+
+
+def _window_count(mask: Bools, width: int) -> NDArray[np.int8]:
+    """How many of the (up to) ``width`` points ending at each index are set; ``width`` is small (<= 5)."""
+    padded = np.concatenate((np.zeros(width - 1, dtype=np.int8), mask.view(np.int8)))
+    total = padded[width - 1:].copy()
+    for shift in range(1, width):
+        total += padded[width - 1 - shift:padded.size - shift]
+    return total
 
 
 def _run(mask: Bools, length: int) -> Indices:
-    """Indices that end a run of ``length`` consecutive set points."""
-    return np.flatnonzero(_trailing_count(mask, length) >= length)
+    """Indices that end ``length`` consecutive set points, by doubling: about log2(length) passes."""
+    if mask.size < length:
+        return np.empty(0, dtype=np.intp)
+    span, starts = 1, mask  # starts[j]: the span points from j on are all set
+    while span * 2 <= length:
+        starts = starts[:-span] & starts[span:]
+        span *= 2
+    extra = length - span
+    if extra:
+        starts = starts[:starts.size - extra] & starts[extra:]
+    return np.flatnonzero(starts) + (length - 1)
 
 
 def _k_of_w(high: Bools, low: Bools, k: int, width: int) -> Indices:
     """Indices where k of the last ``width`` points (fewer at the start) are on one side, itself included."""
-    up = (_trailing_count(high, width) >= k) & high
-    down = (_trailing_count(low, width) >= k) & low
+    up = (_window_count(high, width) >= k) & high
+    down = (_window_count(low, width) >= k) & low
     return np.flatnonzero(up | down)
 
 
-def _beyond3(z: NDArray[np.float64]) -> Indices:
-    return np.flatnonzero(np.abs(z) > 3)
+def _either(first: Indices, second: Indices) -> Indices:
+    return np.union1d(first, second) if first.size and second.size else (first if first.size else second)
 
 
-def _two_of_three(z: NDArray[np.float64]) -> Indices:
-    return _k_of_w(z > 2, z < -2, 2, 3)
+def _beyond3(s: _Series) -> Indices:
+    return np.flatnonzero((s.z > 3) | (s.z < -3))
 
 
-def _four_of_five(z: NDArray[np.float64]) -> Indices:
-    return _k_of_w(z > 1, z < -1, 4, 5)
+def _two_of_three(s: _Series) -> Indices:
+    return _k_of_w(s.z > 2, s.z < -2, 2, 3)
 
 
-def _same_side(length: int) -> Callable[[NDArray[np.float64]], Indices]:
-    def rule(z: NDArray[np.float64]) -> Indices:
-        return np.union1d(_run(z > 0, length), _run(z < 0, length))
+def _four_of_five(s: _Series) -> Indices:
+    return _k_of_w(s.beyond1_up, s.beyond1_down, 4, 5)
+
+
+def _same_side(length: int) -> Callable[[_Series], Indices]:
+    def rule(s: _Series) -> Indices:
+        return _either(_run(s.above, length), _run(s.below, length))
     return rule
 
 
-def _trend(z: NDArray[np.float64]) -> Indices:
-    step = np.diff(z)
-    return np.union1d(_run(step > 0, 5), _run(step < 0, 5)) + 1
+def _trend(s: _Series) -> Indices:
+    return _either(_run(s.rising, 5), _run(s.falling, 5)) + 1
 
 
-def _alternating(z: NDArray[np.float64]) -> Indices:
-    step = np.diff(z)
-    flips = (step[:-1] * step[1:]) < 0
+def _alternating(s: _Series) -> Indices:
+    flips = (s.rising[:-1] & s.falling[1:]) | (s.falling[:-1] & s.rising[1:])
     return _run(flips, 12) + 2
 
 
-def _hugging(z: NDArray[np.float64]) -> Indices:
-    return _run(np.abs(z) < 1, 15)
+def _hugging(s: _Series) -> Indices:
+    return _run((s.z < 1) & (s.z > -1), 15)
 
 
-def _avoiding(z: NDArray[np.float64]) -> Indices:
-    return _run(np.abs(z) > 1, 8)
+def _avoiding(s: _Series) -> Indices:
+    return _run(s.beyond1_up | s.beyond1_down, 8)
 
 
-RULES: dict[str, Callable[[NDArray[np.float64]], Indices]] = {
+RULES: dict[str, Callable[[_Series], Indices]] = {
     "we1": _beyond3, "we2": _two_of_three, "we3": _four_of_five, "we4": _same_side(8),
     "nelson1": _beyond3, "nelson2": _same_side(9), "nelson3": _trend, "nelson4": _alternating,
     "nelson5": _two_of_three, "nelson6": _four_of_five, "nelson7": _hugging, "nelson8": _avoiding,
@@ -130,8 +180,12 @@ def evaluate(values: ArrayLike, center: ArrayLike, sigma: ArrayLike,
     unknown = [name for name in chosen if name not in RULES]
     if unknown:
         raise RuleError(f"unknown run rule {unknown[0]!r}; known rules are {', '.join(RULES)}")
-    z = zscores(values, center, sigma)
-    return {name: RULES[name](z) for name in chosen}
+    series = _Series(zscores(values, center, sigma))
+    done: dict[Callable[[_Series], Indices], Indices] = {}
+    for name in chosen:  # the Western Electric rules 1-3 are Nelson's 1, 5 and 6: computed once
+        if RULES[name] not in done:
+            done[RULES[name]] = RULES[name](series)
+    return {name: done[RULES[name]] for name in chosen}
 
 
 def signals(points: ChartPoints, rules: Iterable[str] = NELSON) -> dict[str, Indices]:
