@@ -11,7 +11,8 @@ or import anything else of this repository.
 
 Editions: ``"z1.4"`` (ANSI/ASQ Z1.4-2008, whose tables are MIL-STD-105E's) and ``"iso2859-1:1999"``. Table I,
 the normal and the tightened tables are the same in both; they differ in the reduced table (Z1.4 keeps a gap
-between Ac and Re, ISO 2859-1:1999 removed it) and in the rule for going from normal to reduced.
+between Ac and Re, ISO 2859-1:1999 removed it) and in the rule for going from normal to reduced (Z1.4: 10
+lots accepted, its optional limit numbers not applied; ISO: the switching score).
 
 Errors::
 
@@ -214,8 +215,9 @@ class SwitchingState:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SwitchingState:
-        known = {f for f in cls.__dataclass_fields__}
-        unknown = set(data) - known
+        if not isinstance(data, dict):
+            raise SamplingError(f"switching state must be a dict, not {type(data).__name__}")
+        unknown = set(data) - set(cls.__dataclass_fields__)
         if unknown:
             raise SamplingError(f"switching state has unknown keys: {', '.join(sorted(unknown))}")
         state = cls(**{**data, "normal_history": tuple(data.get("normal_history", ()))})
@@ -224,12 +226,15 @@ class SwitchingState:
 
 
 def _validate_state(state: SwitchingState) -> None:
+    if not all(isinstance(v, bool) for v in (*state.normal_history, state.discontinued)):
+        raise SamplingError("switching state history and 'discontinued' must hold true/false values")
     if state.edition not in EDITIONS:
         raise SamplingError(f"switching state edition {state.edition!r} is not one of {', '.join(EDITIONS)}")
     if state.severity not in SEVERITIES:
         raise SamplingError(f"switching state severity {state.severity!r} is not one of {SEVERITIES}")
     counters = (state.consecutive_accepted, state.switching_score, state.tightened_rejections, state.lots)
-    if any(not isinstance(v, int) or v < 0 for v in counters) or len(state.normal_history) > 5:
+    if any(isinstance(v, bool) or not isinstance(v, int) or v < 0 for v in counters) \
+            or len(state.normal_history) > 5:
         raise SamplingError("switching state counters must be whole numbers >= 0, the history <= 5 lots")
 
 

@@ -285,6 +285,10 @@ def test_state_from_a_bad_dict_is_refused() -> None:
         SwitchingState.from_dict({"colour": "red"})
     with pytest.raises(SamplingError, match="severity 'lax'"):
         SwitchingState.from_dict({"severity": "lax"})
+    with pytest.raises(SamplingError, match="whole numbers"):
+        SwitchingState.from_dict({"lots": "3"})
+    with pytest.raises(SamplingError, match="true/false"):
+        SwitchingState.from_dict({"normal_history": [1, 0]})
     with pytest.raises(SamplingError, match="plan is for normal"):
         record_lot(run(start(), "rr"), plan_for(1000, 1.0), LotDecision(True, 0))
 
