@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from functools import cache
 from importlib import resources
+from numbers import Integral
 from typing import Any
 
 from inspection.errors import InspectionError
@@ -142,7 +143,7 @@ def code_letter(lot_size: int, level: str = "II") -> str:
 
 
 def _check_lot_size(lot_size: int) -> None:
-    if isinstance(lot_size, bool) or not isinstance(lot_size, int):
+    if isinstance(lot_size, bool) or not isinstance(lot_size, Integral):
         raise SamplingError(f"lot size {lot_size!r} is not a whole number")
     if lot_size < 1:
         raise SamplingError(f"lot size {lot_size} must be at least 1")
@@ -171,6 +172,7 @@ def plan_for(lot_size: int, aql: float | str | Decimal, level: str = "II", sever
              edition: str = "z1.4") -> SamplingPlan:
     """The single sampling plan for a lot: code letter, arrows followed, 100 % when n reaches the lot size."""
     letter = code_letter(lot_size, level)
+    lot_size = int(lot_size)
     found, table_n, ac, re = master_plan(letter, aql, severity, edition)
     whole = table_n >= lot_size
     aql_text = _load("normal.json")["aqls"][aql_column(aql)]
@@ -180,13 +182,14 @@ def plan_for(lot_size: int, aql: float | str | Decimal, level: str = "II", sever
 
 def judge(plan: SamplingPlan, nonconforming: int) -> LotDecision:
     """Accept or reject on the count of nonconforming items (or nonconformities) found in the sample."""
-    if isinstance(nonconforming, bool) or not isinstance(nonconforming, int) or nonconforming < 0:
+    if isinstance(nonconforming, bool) or not isinstance(nonconforming, Integral) or nonconforming < 0:
         raise SamplingError(f"nonconforming count {nonconforming!r} must be a whole number >= 0")
-    if nonconforming <= plan.ac:
-        return LotDecision(True, nonconforming)
-    if nonconforming >= plan.re:
-        return LotDecision(False, nonconforming)
-    return LotDecision(True, nonconforming, reinstate_normal=True)
+    found = int(nonconforming)
+    if found <= plan.ac:
+        return LotDecision(True, found)
+    if found >= plan.re:
+        return LotDecision(False, found)
+    return LotDecision(True, found, reinstate_normal=True)
 
 
 # --- switching rules ----------------------------------------------------------------------------------

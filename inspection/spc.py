@@ -141,7 +141,7 @@ class ControlLimits:
     baseline_count: int
 
     def points(self, values: ArrayLike) -> ChartPoints:
-        data = _finite(values, f"{self.chart} points")
+        data = _series(values, f"{self.chart} points", 1)
         full = np.full_like(data, 1.0)
         return ChartPoints(self.chart, data, full * self.center, full * self.ucl, full * self.lcl,
                            full * self.sigma)

@@ -8,6 +8,7 @@ Sources of the expected values:
   one of the 1,248 cells was compared once while building the tables; a sample of them is kept here.
 """
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -131,6 +132,12 @@ def test_sample_reaching_the_lot_size_means_100_percent() -> None:
     assert plan.hundred_percent and plan.n == 10 and plan.table_n == 20 and (plan.ac, plan.re) == (0, 1)
     exact = plan_for(2, 40, "II")  # A: n=2 equals the lot
     assert exact.hundred_percent and exact.n == 2
+
+
+def test_numpy_integers_are_whole_numbers() -> None:
+    plan = plan_for(np.int64(1000), 1.0)
+    assert plan.n == 80 and type(plan.n) is int
+    assert judge(plan, np.int32(3)) == LotDecision(False, 3)
 
 
 def test_aql_accepts_floats_strings_and_equivalent_spellings() -> None:
