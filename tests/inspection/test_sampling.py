@@ -302,3 +302,33 @@ def test_state_from_a_bad_dict_is_refused() -> None:
 
 def test_every_sampling_error_is_an_inspection_error() -> None:
     assert issubclass(SamplingError, InspectionError) and issubclass(DiscontinuedError, SamplingError)
+
+
+# A second, independent transcription: NIBS, "AC-TABLE" (www.nibs.org/FMOC/DPW_AC/AC-TABLE.ASC), Tables 1-A
+# (single, normal) and 1-B (single, tightened), "developed from MIL-STD-105E" for AQL 0.65 .. 15. Each string
+# gives, per AQL, the rejection number of the row's own plan, or '.' where the table shows an arrow.
+NIBS_AQLS = ["0.65", "1.0", "1.5", "2.5", "4.0", "6.5", "10", "15"]
+NIBS = {
+    "normal": {
+        "A": ". . . . . 1 . .", "B": ". . . . 1 . . 2", "C": ". . . 1 . . 2 3", "D": ". . 1 . . 2 3 4",
+        "E": ". 1 . . 2 3 4 6", "F": "1 . . 2 3 4 6 8", "G": ". . 2 3 4 6 8 11", "H": ". 2 3 4 6 8 11 15",
+        "J": "2 3 4 6 8 11 15 22", "K": "3 4 6 8 11 15 22 .", "L": "4 6 8 11 15 22 . .",
+        "M": "6 8 11 15 22 . . .", "N": "8 11 15 22 . . . .", "P": "11 15 22 . . . . .",
+        "Q": "15 22 . . . . . .",
+    },
+    "tightened": {
+        "A": ". . . . . . . .", "B": ". . . . . 1 . .", "C": ". . . . 1 . . 2", "D": ". . . 1 . . 2 3",
+        "E": ". . 1 . . 2 3 4", "F": ". 1 . . 2 3 4 6", "G": "1 . . 2 3 4 6 9", "H": ". . 2 3 4 6 9 13",
+        "J": ". 2 3 4 6 9 13 19", "K": "2 3 4 6 9 13 19 .", "L": "3 4 6 9 13 19 . .",
+    },
+}
+
+
+@pytest.mark.parametrize(("severity", "letter"), [(s, letter) for s in NIBS for letter in NIBS[s]])
+def test_rows_agree_with_the_nibs_transcription(severity: str, letter: str) -> None:
+    for aql, cell in zip(NIBS_AQLS, NIBS[severity][letter].split(), strict=True):
+        found, _, ac, re = master_plan(letter, aql, severity)
+        if cell == ".":
+            assert found != letter, f"{severity} {letter} at {aql} should be an arrow"
+        else:
+            assert (found, re) == (letter, int(cell)), f"{severity} {letter} at {aql}"
