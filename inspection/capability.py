@@ -16,7 +16,8 @@ Errors::
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -104,6 +105,14 @@ class CapabilityStudy:
     @property
     def ppk(self) -> float:
         return self.overall.k
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values for JSON: the fields, the four headline indices and the verdict."""
+        data = asdict(self)
+        data["normality"]["normal"] = self.normality.normal
+        data["warnings"] = list(self.warnings)
+        data.update(cp=self.cp, cpk=self.cpk, pp=self.pp, ppk=self.ppk, trustworthy=self.trustworthy)
+        return data
 
 
 # --- sigma --------------------------------------------------------------------------------------------

@@ -128,6 +128,11 @@ class ChartPoints:
     def beyond(self) -> NDArray[np.intp]:
         return np.flatnonzero((self.values > self.ucl) | (self.values < self.lcl))
 
+    def to_dict(self) -> dict[str, Any]:
+        """Plain lists for JSON."""
+        arrays = {name: getattr(self, name).tolist() for name in ("values", "center", "ucl", "lcl", "sigma")}
+        return {"chart": self.chart, **arrays, "beyond": self.beyond.tolist()}
+
 
 @dataclass(frozen=True)
 class ControlLimits:

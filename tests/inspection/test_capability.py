@@ -12,6 +12,8 @@
   A*^2 = A^2 (1 + 0.75/n + 2.25/n^2) has upper 10 %, 5 % and 1 % points 0.631, 0.752 and 1.035.
 """
 
+import json
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -50,6 +52,12 @@ def test_piston_rings_capability() -> None:
     assert study.pp < study.cp and study.ppk < study.cpk
     assert study.normality.normal and study.trustworthy and study.warnings == ()
     assert study.within.p_interval.low < study.cp < study.within.p_interval.high
+
+
+def test_study_serialises_to_plain_json() -> None:
+    data = cap.study(PISTON_RINGS_PHASE1, 73.95, 74.05).to_dict()
+    assert json.loads(json.dumps(data))["cpk"] == pytest.approx(1.6632, abs=1e-4)
+    assert data["trustworthy"] is True and data["normality"]["normal"] is True
 
 
 def test_within_sigma_methods() -> None:

@@ -127,6 +127,8 @@ def test_u_chart_limits_vary_with_the_units() -> None:
 
 def test_limits_serialise_for_the_store() -> None:
     chart = spc.xbar_r(PISTON_RINGS_PHASE1)
+    points = chart.points(PISTON_RINGS_PHASE2)[0].to_dict()
+    assert points["beyond"] == [11, 12, 13] and len(points["ucl"]) == 15
     assert chart.xbar.to_dict()["center"] == pytest.approx(74.00118, abs=1e-5)
     assert spc.p_chart([1, 2], [10, 10]).to_dict() == {"chart": "p", "center": 0.15, "baseline_count": 2,
                                                       "sample_size": None}
