@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+from scipy.special import log_ndtr
 from scipy.stats import chi2
 from scipy.stats import norm as normal_dist
 
@@ -178,7 +179,9 @@ def anderson_darling(values: ArrayLike, alpha: float = 0.05) -> Normality:
         raise CapabilityError("the values show zero variation: normality cannot be tested")
     z = (data - data.mean()) / sd
     i = np.arange(1, n + 1)
-    logs = normal_dist.logcdf(z) + normal_dist.logsf(z[::-1])
+    # log F(z_i) + log(1 - F(z_{n+1-i})), straight from log_ndtr: accurate in the tails, and without the
+    # argument checking of scipy.stats' wrappers, which costs three times the arithmetic on 1e6 values
+    logs = log_ndtr(z) + log_ndtr(-z[::-1])
     a2 = float(-n - np.sum((2 * i - 1) * logs) / n)
     adjusted = a2 * (1 + 0.75 / n + 2.25 / (n * n))
     return Normality(a2, adjusted, _ad_p_value(adjusted), alpha)
