@@ -5,7 +5,7 @@ code that raises it.
 
     InspectionError
      ├── SamplingError      (sampling.py)   └── DiscontinuedError
-     ├── ChartError         (spc.py)        bad baseline or points for a control chart
+     ├── ChartError         (spc.py)        bad baseline or points for a control chart, bad subgroup size
      │    └── RuleError     (rules.py)      an unknown or badly configured run rule
      └── CapabilityError    (capability.py) bad specification limits or data for capability indices
 """

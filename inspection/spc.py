@@ -1,9 +1,10 @@
 """Shewhart control charts: constants, phase-I limits and the points plotted against them.
 
-Owns: the control chart constants for subgroups of 2..25 (computed from the normal distribution, not typed
-in), limits computed from a phase-I baseline for X-bar/R, X-bar/S, individuals/moving range, p, np, c and u
-charts (returned as frozen objects: limits are never entered by hand), and the points of new data against
-those limits, with variable limits for p and u charts when the sample sizes differ. Vectorised with numpy.
+Owns: the control chart constants for subgroups of 2..25 (validated here, computed from the normal
+distribution in ``inspection/constants.py``, never typed in); limits computed from a phase-I baseline for
+X-bar/R, X-bar/S, individuals/moving range, p, np, c and u charts (returned as frozen objects: limits are
+never entered by hand); and the points of new data against those limits, with variable limits for p and u
+charts when the sample sizes differ. Vectorised with numpy.
 
 Must not: read or write anything, decide what a signal means for a lot, or import anything else of this
 repository. Run rules live in ``inspection/rules.py``; capability indices in ``inspection/capability.py``.
@@ -17,14 +18,12 @@ Errors::
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.special import gammaln
-from scipy.stats import norm
 
+from inspection.constants import ChartConstants, chart_constants
 from inspection.errors import InspectionError
 
 MIN_SUBGROUP, MAX_SUBGROUP = 2, 25
@@ -39,71 +38,11 @@ class ChartError(InspectionError):
 # --- constants ----------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ChartConstants:
-    """Control chart constants for subgroup size ``n`` (ASTM E2587 / Montgomery, Appendix VI)."""
-
-    n: int
-    d2: float
-    d3: float
-    c4: float
-    A: float
-    A2: float
-    A3: float
-    B3: float
-    B4: float
-    B5: float
-    B6: float
-    D1: float
-    D2: float
-    D3: float
-    D4: float
-    E2: float
-
-
-_GRID = np.linspace(-8.0, 8.0, 1601)
-
-
-@cache
-def _range_moments(n: int) -> tuple[float, float]:
-    """d2 = E[W] and d3 = sd[W] of the range W of n standard normals, by trapezoidal integration.
-
-    E[W] = integral of 1 - F(x)^n - (1 - F(x))^n; E[W^2] = 2 * double integral over x < y of
-    1 - F(y)^n - (1 - F(x))^n + (F(y) - F(x))^n (Tippett, 1925).
-    """
-    step = _GRID[1] - _GRID[0]
-    weights = np.full(_GRID.size, step)
-    weights[[0, -1]] = step / 2
-    cdf = norm.cdf(_GRID)
-    d2 = float(weights @ (1 - cdf**n - (1 - cdf) ** n))
-    fy, fx = cdf[None, :], cdf[:, None]
-    inner = 1 - fy**n - (1 - fx) ** n + np.clip(fy - fx, 0, None) ** n
-    upper = np.triu(np.ones_like(inner), 1) + 0.5 * np.eye(_GRID.size)
-    second = 2 * float(weights @ (inner * upper) @ weights)
-    return d2, float(np.sqrt(second - d2 * d2))
-
-
-def c4(n: int) -> float:
-    """E[s]/sigma for samples of n: sqrt(2/(n-1)) * Gamma(n/2) / Gamma((n-1)/2)."""
-    return float(np.sqrt(2.0 / (n - 1)) * np.exp(gammaln(n / 2) - gammaln((n - 1) / 2)))
-
-
-@cache
 def constants(n: int) -> ChartConstants:
-    """All the usual constants for subgroups of ``n`` (2..25)."""
+    """All the usual control chart constants for subgroups of ``n`` (2..25), computed once and cached."""
     if isinstance(n, bool) or not isinstance(n, int) or not MIN_SUBGROUP <= n <= MAX_SUBGROUP:
         raise ChartError(f"subgroup size {n!r} is outside {MIN_SUBGROUP}..{MAX_SUBGROUP} of the constants")
-    d2, d3 = _range_moments(n)
-    k4 = c4(n)
-    spread = 3 * np.sqrt(1 - k4 * k4)
-    root = np.sqrt(n)
-    values = dict(
-        d2=d2, d3=d3, c4=k4, A=3 / root, A2=3 / (d2 * root), A3=3 / (k4 * root),
-        B3=max(0.0, 1 - spread / k4), B4=1 + spread / k4, B5=max(0.0, k4 - spread), B6=k4 + spread,
-        D1=max(0.0, d2 - 3 * d3), D2=d2 + 3 * d3, D3=max(0.0, 1 - 3 * d3 / d2), D4=1 + 3 * d3 / d2,
-        E2=3 / d2,
-    )
-    return ChartConstants(n=n, **{name: float(v) for name, v in values.items()})
+    return chart_constants(n)
 
 
 # --- limits and points --------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2] / "inspection"
-MODULES = ["errors.py", "sampling.py", "spc.py", "rules.py", "capability.py"]
+MODULES = ["errors.py", "sampling.py", "constants.py", "spc.py", "rules.py", "capability.py"]
 FORBIDDEN = {"os", "io", "pathlib", "shutil", "socket", "sqlite3", "sqlite_utils", "subprocess", "httpx",
              "requests", "serial", "pymodbus", "cv2", "logging", "time", "datetime", "random"}
 
