@@ -152,6 +152,17 @@ class Gauge(Model):
 class AqlSampling(Model):
     aql: Number
     level: Literal["I", "II", "III", "S-1", "S-2", "S-3", "S-4"] = "II"
+    edition: Literal["z1.4", "iso2859-1:1999"] = "z1.4"
+
+    @model_validator(mode="after")
+    def _aql_in_the_tables(self) -> AqlSampling:
+        from inspection.sampling import SamplingError, aql_column
+
+        try:
+            aql_column(self.aql)
+        except SamplingError as exc:
+            raise ValueError(str(exc)) from None
+        return self
 
 
 class FixedSampling(Model):
