@@ -334,8 +334,7 @@ def _add_simulate(commands: Any) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    from edge.errors import LinesideError
-    from edge.store import StoreError
+    from edge.errors import LinesideError, StoreError
 
     try:
         return int(args.handler(args))

@@ -5,7 +5,7 @@ which runs as many as are waiting in one transaction, commits once, and only the
 reading is never acknowledged before it is durable, and a burst of readings pays one fsync, not one each.
 Readers get their own connections. Must not know the domain's rules: services decide, the store records.
 
-    StoreError
+    StoreError (edge.errors)
     ├── StoreSetupError     the file cannot be opened with the durability Lineside needs, or needs migrating
     └── StoreClosedError    a job was submitted after the store closed
 """
@@ -27,21 +27,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from edge import audit, migrations
+from edge.errors import StoreClosedError, StoreError, StoreSetupError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-class StoreError(Exception):
-    """Base of the store's errors."""
-
-
-class StoreSetupError(StoreError):
-    """The store cannot be used as it is."""
-
-
-class StoreClosedError(StoreError):
-    """The store is closed."""
 
 
 def now() -> str:
