@@ -18,6 +18,7 @@ import logging
 import queue
 import sqlite3
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
@@ -150,6 +151,7 @@ class Store:
         self._queue: queue.SimpleQueue[tuple[Job, Future[Any]] | None] = queue.SimpleQueue()
         self._closed = False
         self.commits = itertools.count()
+        self.commit_seconds = CommitStats()
         self._thread = threading.Thread(target=self._run, name="lineside-writer", daemon=True)
         self._thread.start()
 
@@ -217,6 +219,7 @@ class Store:
 
     def _transaction(self, jobs: list[Job]) -> list[Any]:
         tx = Tx(self._conn, audit.Chain(self._chain.seq, self._chain.hash), self._outbox_seq, self.origin)
+        began = time.perf_counter()
         self._conn.execute("BEGIN IMMEDIATE")
         try:
             results = [self._run_job(job, tx) for job in jobs]
@@ -226,6 +229,7 @@ class Store:
             raise
         self._chain, self._outbox_seq = tx.chain, tx.outbox_seq
         next(self.commits)
+        self.commit_seconds.observe(time.perf_counter() - began, len(jobs))
         return results
 
     @staticmethod
@@ -279,6 +283,26 @@ class Store:
                 reader.close()
         self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self._conn.close()
+
+
+class CommitStats:
+    """Commit latency for /metrics: count, sum and the buckets of a Prometheus histogram (seconds)."""
+
+    BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.jobs = 0
+        self.sum_s = 0.0
+        self.buckets = [0] * len(self.BUCKETS)
+
+    def observe(self, seconds: float, jobs: int) -> None:
+        self.count += 1
+        self.jobs += jobs
+        self.sum_s += seconds
+        for index, bound in enumerate(self.BUCKETS):
+            if seconds <= bound:
+                self.buckets[index] += 1
 
 
 class _JobFailed(Exception):
