@@ -34,10 +34,10 @@ def main() -> None:
                 sys.stdout.flush()
 
     workers = [threading.Thread(target=produce, daemon=True) for _ in range(threads)]
+    sys.stdout.write("ready\n")  # before any uid, so the parent's first line is always this one
+    sys.stdout.flush()
     for worker in workers:
         worker.start()
-    sys.stdout.write("ready\n")
-    sys.stdout.flush()
     for worker in workers:
         worker.join()
 
