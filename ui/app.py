@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 
 from edge import errors
 from edge.core import Core
-from ui import api
+from ui import api, vision
 
 STATUS = {
     errors.NotFoundError: (404, "not_found"),
@@ -35,6 +35,7 @@ def create_app(core: Core) -> FastAPI:
                   description="Shop-floor inspection and traceability: the edge's JSON API.")
     app.state.core = core
     app.include_router(api.router)
+    app.include_router(vision.router)
     for kind, (status, code) in STATUS.items():
         app.add_exception_handler(kind, _handler(status, code))
     return app
