@@ -32,12 +32,16 @@ def latest_calibration(core: Core, camera_id: str) -> tuple[str, Calibration] | 
                                    float(row["target_mm"] or 0), float(row["measured_px"] or 0))
 
 
-def record_calibration(core: Core, actor: auth.Actor, camera_id: str, calibration: Calibration
-                       ) -> dict[str, Any]:
-    """Record a camera's px per mm with its date, audited; only roles that may calibrate may do it."""
+def check_authority(actor: auth.Actor) -> None:
     if actor.role not in CALIBRATION_ROLES:
         raise AuthorityError(f"{actor.name} ({actor.role}) may not calibrate a camera: "
                              f"needs one of {', '.join(CALIBRATION_ROLES)}")
+
+
+def record_calibration(core: Core, actor: auth.Actor, camera_id: str, calibration: Calibration
+                       ) -> dict[str, Any]:
+    """Record a camera's px per mm with its date, audited; only roles that may calibrate may do it."""
+    check_authority(actor)
     device = next((d for d in core.config.devices if d.id == camera_id and isinstance(d, CameraDevice)), None)
     if device is None:
         raise NotFoundError(f"unknown camera {camera_id[:64]!r}")

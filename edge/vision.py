@@ -26,7 +26,7 @@ from typing import Any
 from drivers.base import DeviceTimeoutError, DeviceUnavailableError, DriverError, ImageError
 from drivers.camera import Camera, FolderCamera, Frame, SyntheticCamera, VideoCaptureCamera
 from edge import auth, stations
-from edge.camera_calibration import calibrate_image, latest_calibration
+from edge.camera_calibration import calibrate_image, check_authority, latest_calibration
 from edge.config import CameraDevice, Characteristic, LineConfig, vision_unit
 from edge.core import Core
 from edge.errors import ConflictError, InvalidInputError, NotFoundError
@@ -334,6 +334,7 @@ def _frameless(bound: Bound, reason: str, message: str) -> CheckResult:
 async def calibrate_camera(vision: Vision, actor: auth.Actor, camera_id: str, roi: Sequence[int],
                            line: Sequence[float], target_mm: float) -> dict[str, Any]:
     """Grab a frame of the target from the live camera and calibrate from it."""
+    check_authority(actor)
     device = vision.camera_device(camera_id)
     try:
         frame = await asyncio.to_thread(vision._grab, device)
