@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from edge import holds, lots, measurements, plans, stations, trace
@@ -55,13 +55,13 @@ class DispositionIn(Signature):
 
 
 @router.get("/health", tags=["health"])
-def health(core: CoreDep) -> dict[str, Any]:
+def health(core: CoreDep, request: Request) -> dict[str, Any]:
     outbox = core.store.query_one("SELECT COUNT(*) AS depth, MIN(created_at) AS oldest FROM outbox "
                                   "WHERE sent_at IS NULL")
     head = core.store.query_one("SELECT MAX(seq) AS seq FROM audit_events")
     return {"status": "ok", "site": core.config.site.id, "line": core.config.line.id,
             "store": {"path": str(core.store.path), "state": "ok", "audit_head": head["seq"] if head else 0},
-            "outbox": outbox, "devices": []}
+            "outbox": outbox, "devices": request.app.state.devices()}
 
 
 @router.get("/plans", tags=["plans"])

@@ -149,3 +149,20 @@ def test_station_active_lot(client, as_operator):
     assert moved.status_code == 200
     assert client.get("/api/v1/stations/op-20", headers=as_operator).json()["lot"]["lot_number"] == "L-5"
     assert client.get("/api/v1/stations/op-99", headers=as_operator).status_code == 404
+
+
+def test_aql_lot_gets_its_plan_from_the_tables(client, as_operator):
+    lot = client.post("/api/v1/lots", json={"product": "BLT-M8", "lot": "B-500", "quantity": 500, "supplier": "ACME"},
+                      headers=as_operator).json()
+    plan = lot["sampling"]["mass"]
+    assert (plan["code_letter"], plan["n"], plan["ac"], plan["re"]) == ("H", 50, 3, 4)
+
+
+def test_metrics_are_prometheus_text(client, as_operator):
+    client.post("/api/v1/lots", json={"product": "BRK-100", "lot": "L-1", "quantity": 10}, headers=as_operator)
+    client.post("/api/v1/lots/L-1/measurements", json={"characteristic": "bore-dia", "value": "13"},
+                headers=as_operator)
+    text = client.get("/metrics").text
+    assert 'lineside_measurements_total{verdict="fail"} 1.0' in text
+    assert 'lineside_holds{status="open"} 1.0' in text
+    assert "lineside_outbox_depth " in text and "lineside_commit_seconds_bucket" in text

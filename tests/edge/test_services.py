@@ -227,3 +227,16 @@ def test_a_lot_opened_at_a_station_becomes_its_active_lot(core, operator, superv
         stations.set_active_lot(core, supervisor, "op-10", "L-1")
     with pytest.raises(NotFoundError, match="unknown station"):
         stations.active_lot(core, "op-99")
+
+
+def test_aql_sampling_gives_n_ac_re_from_iso_2859_tables(core, config, operator):
+    from edge.config import AqlSampling
+    from edge.sampling import plan_for
+
+    bore = config.product("BRK-100").plans[0].characteristics[0]
+    aql = bore.model_copy(update={"sampling": AqlSampling(aql="1.0", level="II")})
+    plan = plan_for(aql, 1000)
+    assert (plan.code_letter, plan.n, plan.ac, plan.re) == ("J", 80, 2, 3)
+    assert plan_for(aql, 10).hundred_percent
+    with pytest.raises(ValueError, match="0.77"):
+        AqlSampling(aql="0.77", level="II")
