@@ -29,7 +29,7 @@ from edge import auth, stations
 from edge.camera_calibration import calibrate_image, check_authority, latest_calibration
 from edge.config import CameraDevice, Characteristic, LineConfig, vision_unit
 from edge.core import Core
-from edge.errors import ConflictError, InvalidInputError, NotFoundError
+from edge.errors import ConflictError, InvalidInputError, LinesideError, NotFoundError, StoreError
 from edge.evidence import ImageStore, SavedImage, image_folder
 from edge.measurements import MeasurementInput, record_measurements
 from edge.store import Tx, new_uid, now
@@ -46,9 +46,14 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def device_actor(station: str) -> auth.Actor:
-    """Who records a device-triggered check: the system, at the camera's station."""
-    return replace(auth.SYSTEM_ACTOR, station=station)
+def device_actor(core: Core, station: str) -> auth.Actor:
+    """Who a device-triggered check is attributed to: whoever set the station's active lot, as for the
+    runtime's gauge and PLC readings (the camera is recorded beside); the system when nobody did."""
+    row = core.store.query_one("SELECT assigned_by FROM station_lots WHERE station = ? "
+                               "ORDER BY assigned_at DESC, rowid DESC LIMIT 1", (station,))
+    if row is None:
+        return replace(auth.SYSTEM_ACTOR, station=station)
+    return auth.Actor(uid=row["assigned_by"], name=row["assigned_by"], role="operator", station=station)
 
 
 def open_camera(device: CameraDevice) -> Camera:
@@ -179,31 +184,41 @@ class Vision:
         return await asyncio.to_thread(self._record, device, lot, bound, frame, results, cal_uid, actor)
 
     async def watch_folder(self, device_id: str, actor: auth.Actor | None = None, poll_s: float = 0.05) -> None:
-        """Check each image file a smart camera drops in its folder; runs until cancelled (a runtime task)."""
-        camera = self.camera(device_id)
-        if not isinstance(camera, FolderCamera):
+        """Check each image file a smart camera drops in its folder; runs until cancelled (a runtime task).
+
+        A problem is logged when it starts and when it clears, never once a poll; the loop itself goes on.
+        """
+        device = self.camera_device(device_id)
+        if not isinstance(self.camera(device_id), FolderCamera):
             raise InvalidInputError(f"camera {device_id} is not a folder camera (source folder:PATH)")
-        failing = False
+        problem = ""
         while True:
             try:
-                frame = await asyncio.to_thread(camera.poll)
+                frame = await asyncio.to_thread(self._poll, device)
                 if frame is not None:
                     await self.check_frame(device_id, frame, actor)
-                failing = False
+                now_problem = ""
             except ImageError as exc:  # a file that arrived but cannot be used: the part went unchecked
-                await self._unreadable(device_id, exc, actor)
-            except (DriverError, ConflictError) as exc:
-                if not failing:
-                    log.warning("camera %s: %s", device_id, exc)
-                failing = True
+                now_problem = ""
+                await self._unreadable(device, exc, actor)
+            except (DriverError, LinesideError, StoreError) as exc:
+                now_problem = str(exc)
+            if now_problem != problem:
+                log.warning("camera %s: %s", device_id, now_problem or "checking again")
+            problem = now_problem
             await asyncio.sleep(poll_s)
 
-    async def _unreadable(self, device_id: str, exc: ImageError, actor: auth.Actor | None) -> None:
-        device = self.camera_device(device_id)
+    def _poll(self, device: CameraDevice) -> Frame | None:
+        with self._grab_locks[device.id]:
+            camera = self.camera(device.id)
+            assert isinstance(camera, FolderCamera)
+            return camera.poll()
+
+    async def _unreadable(self, device: CameraDevice, exc: ImageError, actor: auth.Actor | None) -> None:
         try:
             lot, bound = self._work(device)
         except ConflictError:
-            log.warning("camera %s: %s (no active lot to record it in)", device_id, exc)
+            log.warning("camera %s: %s (no active lot to record it in)", device.id, exc)
             return
         results = [_frameless(b, "unreadable_image", str(exc)) for b in bound]
         await asyncio.to_thread(self._record, device, lot, bound, None, results, None, actor)
@@ -217,7 +232,7 @@ class Vision:
     def _record(self, device: CameraDevice, lot: dict[str, Any], bound: list[Bound], frame: Frame | None,
                 results: Sequence[CheckResult], calibration_uid: str | None, actor: auth.Actor | None
                 ) -> list[dict[str, Any]]:
-        who = actor or device_actor(device.station)
+        who = actor or device_actor(self.core, device.station)
         saved = [self._save(result) for result in results]
         try:
             answers = _Recording(self.core, self.images, who, device, lot, frame, calibration_uid).run(

@@ -68,8 +68,8 @@ def test_a_good_part_records_passing_values_with_their_images(core, supervisor, 
         ("plate-length", "pass", "40.00", "mm"), ("plate-width", "pass", "25.00", "mm")]
     rows = core.store.query("SELECT * FROM measurements WHERE lot_uid = (SELECT uid FROM lots WHERE lot_number = ?)",
                             (lot,))
-    assert {(m["characteristic"], m["value"], m["device"], m["actor"]) for m in rows} == {
-        ("plate-length", "40.00", CAMERA, "system"), ("plate-width", "25.00", CAMERA, "system")}
+    assert {(m["characteristic"], m["value"], m["device"], m["actor"]) for m in rows} == {  # sue set the lot
+        ("plate-length", "40.00", CAMERA, "sue"), ("plate-width", "25.00", CAMERA, "sue")}
     for result in results:
         image = core.store.query_one("SELECT * FROM images WHERE uid = ?", (result["image"]["uid"],))
         data = (tmp_path / "images" / image["path"]).read_bytes()
@@ -131,20 +131,26 @@ def test_files_arriving_in_the_folder_are_checked_by_the_watch_loop(core, superv
     calibrate(core, supervisor)
     folder = tmp_path / "drop"
     folder.mkdir()
-    vision = make_vision(core, tmp_path, FolderCamera(CAMERA, folder, settle_s=0.0, poll_s=0.01))
+    vision = make_vision(core, tmp_path, FolderCamera(CAMERA, folder, settle_s=0.0, grace_s=0.0, poll_s=0.01))
+    png = cv2.imencode(".png", draw(SCENE, Part(), WRONG_SIZE))[1].tobytes()
 
     async def line() -> list[dict]:
         task = asyncio.create_task(vision.watch_folder(CAMERA, poll_s=0.01))
-        cv2.imwrite(str(folder / "part_001.png"), draw(SCENE, Part(), WRONG_SIZE))
-        while not (checks := recent_checks(core, STATION)) and not task.done():
+        (folder / "part_001.png").write_bytes(png[:-20])  # cut short: recorded as unreadable, the loop goes on
+        while len(checks := recent_checks(core, STATION)) < 2 and not task.done():
+            await asyncio.sleep(0.01)
+        (folder / "part_002.png").write_bytes(png)
+        while len(checks := recent_checks(core, STATION)) < 4 and not task.done():
             await asyncio.sleep(0.01)
         task.cancel()
         return checks
 
     checks = asyncio.run(line())
-    assert {(c["characteristic"], c["verdict"]) for c in checks} == {("plate-length", "fail"),
-                                                                     ("plate-width", "fail")}
-    assert checks[0]["frame_origin"].endswith("part_001.png")
+    assert [(c["characteristic"], c["verdict"], c["reason"]) for c in reversed(checks)] == [
+        ("plate-length", "no_result", "unreadable_image"), ("plate-width", "no_result", "unreadable_image"),
+        ("plate-length", "fail", None), ("plate-width", "fail", None)]
+    assert checks[0]["frame_origin"].endswith("part_002.png")
+    assert (folder / "rejected" / "part_001.png").exists() and (folder / "done" / "part_002.png").exists()
     assert lots.lot_view(core.store, lot)["status"] == "on_hold"
     vision.close()
 
