@@ -18,6 +18,7 @@ from edge import audit, lots
 from edge.camera_calibration import calibrate_image, latest_calibration
 from edge.errors import AuthorityError, ConflictError, InvalidInputError
 from edge.evidence import ImageStore
+from edge.trace import trace_lot
 from edge.vision import Vision, recent_checks
 
 CAMERA, STATION, PRODUCT = "cam-op20", "op-20", "PLT-40"
@@ -78,6 +79,10 @@ def test_a_good_part_records_passing_values_with_their_images(core, supervisor, 
         check = core.store.query_one("SELECT * FROM vision_checks WHERE uid = ?", (result["check"],))
         assert (check["measurement_uid"], check["image_sha256"]) == (result["measurement"], image["sha256"])
         assert check["calibration_uid"] == latest_calibration(core, CAMERA)[0]
+    traced = trace_lot(core.store, lot)
+    assert {(c["characteristic"], c["image_sha256"]) for c in traced["vision_checks"]} == {
+        (r["characteristic"], r["image"]["sha256"]) for r in results}
+    assert {"vision.checked", "image.stored"} <= {e["action"] for e in traced["audit_events"]}
     assert verify(core) == []
     vision.close()
 
