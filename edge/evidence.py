@@ -13,11 +13,14 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edge import auth
 from edge.errors import ConflictError, NotFoundError
 from edge.store import Store, Tx
+
+if TYPE_CHECKING:
+    from inspection.vision import Selection
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +45,8 @@ class ImageStore:
     def __init__(self, folder: str | Path, limit_bytes: int):
         self.folder = Path(folder)
         self.limit_bytes = limit_bytes
+        self._kept_bytes: int | None = None  # bytes of kept images as last counted, plus those saved since
+        self._over_limit = False
 
     def save(self, uid: str, png: bytes, sha256: str, at: str) -> SavedImage:
         """Write the PNG durably (file and folder fsynced) under the day of `at`; the record comes after."""
@@ -55,6 +60,8 @@ class ImageStore:
             os.fsync(file.fileno())
         partial.replace(target)
         _fsync_dir(target.parent)
+        if self._kept_bytes is not None:
+            self._kept_bytes += len(png)
         return SavedImage(uid, relative, sha256, len(png), at)
 
     def discard(self, saved: SavedImage) -> None:
@@ -76,26 +83,42 @@ class ImageStore:
         return self.folder / row["path"], row["sha256"]
 
     def enforce_retention(self, store: Store, actor: auth.Actor) -> list[str]:
-        """Delete the oldest unprotected images until their bytes are within the limit; returns their uids."""
+        """Delete the oldest unprotected images until their bytes are within the limit; returns their uids.
+
+        The listing is read only when the running count says the limit may be passed (the first call counts).
+        """
         from inspection.vision import select_for_deletion
 
-        def job(tx: Tx) -> list[dict[str, Any]]:
+        if self._kept_bytes is not None and self._kept_bytes <= self.limit_bytes:
+            return []
+
+        def job(tx: Tx) -> tuple[list[dict[str, Any]], Selection]:
             rows = tx.all(_LISTING)
-            chosen = set(select_for_deletion(((r["uid"], r["bytes"], bool(r["protected"])) for r in rows),
-                                             self.limit_bytes).delete)
+            selection = select_for_deletion(((r["uid"], r["bytes"], bool(r["protected"])) for r in rows),
+                                            self.limit_bytes)
+            chosen = set(selection.delete)
             reason = f"retention: images over {self.limit_bytes} bytes, oldest first"
             for uid in chosen:
                 tx.change("images", uid, {"deleted_at": tx.at, "deleted_reason": reason}, action="image.deleted",
                           actor=actor.name, station=actor.station, reason=reason)
-            return [r for r in rows if r["uid"] in chosen]
+            return [r for r in rows if r["uid"] in chosen], selection
 
-        deleted = store.write(job)
+        deleted, selection = store.write(job)
+        self._note(selection.kept_bytes, selection.under_limit)
         for row in deleted:  # after the commit: a crash here leaves a file its record calls deleted, never the reverse
             try:
                 (self.folder / row["path"]).unlink(missing_ok=True)
             except OSError as exc:
                 log.warning("image %s marked deleted but its file remains: %s", row["uid"], exc)
         return [row["uid"] for row in deleted]
+
+
+    def _note(self, kept_bytes: int, under_limit: bool) -> None:
+        self._kept_bytes = kept_bytes
+        if not under_limit and not self._over_limit:
+            log.warning("images: %d bytes of evidence of open nonconformities alone exceed the limit of %d bytes",
+                        kept_bytes, self.limit_bytes)
+        self._over_limit = not under_limit
 
 
 def image_folder(store_path: Path, configured: str | None) -> Path:

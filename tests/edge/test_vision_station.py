@@ -14,12 +14,13 @@ import pytest
 
 from drivers.camera import FolderCamera, SyntheticCamera
 from drivers.simulators.camera import Defects, Part, Scene, draw, renderer
-from edge import audit, lots
+from edge import audit, holds, lots
 from edge.camera_calibration import calibrate_image, latest_calibration
 from edge.errors import AuthorityError, ConflictError, InvalidInputError
 from edge.evidence import ImageStore
 from edge.trace import trace_lot
 from edge.vision import Vision, recent_checks
+from tests.conftest import SUPERVISOR_SECRET
 
 CAMERA, STATION, PRODUCT = "cam-op20", "op-20", "PLT-40"
 SCENE = Scene()  # 640 x 480 at 8 px/mm: the example's ROI [40, 40, 400, 280] holds the 40 x 25 mm plate
@@ -182,6 +183,10 @@ def test_retention_deletes_the_oldest_images_but_never_those_of_an_open_nonconfo
     vision.images.enforce_retention(core.store, supervisor)
     assert {row["uid"] for row in core.store.query("SELECT uid FROM images WHERE deleted_at IS NULL")} == set(evidence)
     assert all((tmp_path / "images" / images[uid]["path"]).exists() for uid in evidence)
+    hold = core.store.query_one("SELECT uid FROM holds WHERE status = 'open'")["uid"]
+    holds.disposition(core, supervisor, hold, "scrap", "plates oversize", SUPERVISOR_SECRET)
+    vision.images.enforce_retention(core.store, supervisor)  # dispositioned: no longer protected
+    assert core.store.query("SELECT uid FROM images WHERE deleted_at IS NULL") == []
     assert verify(core) == []
     vision.close()
 
