@@ -71,7 +71,8 @@ class ImageStore:
     def record(self, tx: Tx, saved: SavedImage, check_uid: str, actor: auth.Actor) -> None:
         row = {"uid": saved.uid, "check_uid": check_uid, "path": saved.path, "sha256": saved.sha256,
                "bytes": saved.bytes, "created_at": saved.created_at, "deleted_at": None, "deleted_reason": None}
-        tx.add("images", row, action="image.stored", actor=actor.name, station=actor.station)
+        # Not queued for HQ: the file stays at the edge, and the check's row (which HQ gets) carries its SHA-256.
+        tx.add("images", row, action="image.stored", actor=actor.name, station=actor.station, sync=False)
 
     def path_of(self, store: Store, uid: str) -> tuple[Path, str]:
         """The file of an image and the SHA-256 its record holds; NotFound or Conflict when it is gone."""
@@ -100,7 +101,7 @@ class ImageStore:
             reason = f"retention: images over {self.limit_bytes} bytes, oldest first"
             for uid in chosen:
                 tx.change("images", uid, {"deleted_at": tx.at, "deleted_reason": reason}, action="image.deleted",
-                          actor=actor.name, station=actor.station, reason=reason)
+                          actor=actor.name, station=actor.station, reason=reason, sync=False)
             return [r for r in rows if r["uid"] in chosen], selection
 
         deleted, selection = store.write(job)
