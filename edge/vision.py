@@ -156,9 +156,10 @@ class Vision:
         if not devices:
             raise ConflictError(f"station {station} has no camera that checks a characteristic of lot "
                                 f"{lot['lot_number']!r}")
+        at_station = replace(actor, station=station) if actor else None  # recorded where the part was checked
         results: list[dict[str, Any]] = []
         for device_id in devices:
-            results += await self.trigger(device_id, actor)
+            results += await self.trigger(device_id, at_station)
         return results
 
     async def trigger(self, device_id: str, actor: auth.Actor | None = None) -> list[dict[str, Any]]:

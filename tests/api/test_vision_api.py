@@ -19,7 +19,7 @@ CALIBRATION = {"target_mm": 40.0, "roi": [40, 40, 400, 280], "line": [10, 140, 3
 
 @pytest.fixture
 def client(core, tmp_path):
-    plan = [(Part(), Defects()), (Part(), Defects()), (Part(), Defects(no_part=True))]
+    plan = [(Part(), Defects()), (Part(), Defects()), (Part(), Defects()), (Part(), Defects(no_part=True))]
     app = create_app(core)
     app.state.vision = Vision(core, {"cam-op20": SyntheticCamera("cam-op20", renderer(Scene(), plan))},
                               images=ImageStore(tmp_path / "images", 10**9))
@@ -57,13 +57,19 @@ def test_the_station_button_checks_records_and_serves_the_evidence(client, as_su
     assert hashlib.sha256(image.content).hexdigest() == results[0]["image"]["sha256"] \
         == image.headers["x-lineside-sha256"]
     assert client.get("/api/v1/lots/PL-9", headers=as_operator).json()["sampling"]["plate-length"]["measured"] == 1
+    from_elsewhere = {**as_operator, "X-Lineside-Station": "op-10"}  # the button pressed from another screen
+    again = client.post("/api/v1/stations/op-20/vision", headers=from_elsewhere).json()["results"]
+    trace = client.get("/api/v1/trace/lots/PL-9", headers=as_operator).json()
+    recorded = {m["uid"]: (m["station"], m["actor"]) for m in trace["measurements"]}
+    assert {recorded[r["measurement"]] for r in again} == {("op-20", "olly")}
 
 
 def test_a_no_result_is_answered_and_listed_with_its_reason(client, as_supervisor, as_operator):
     client.post("/api/v1/cameras/cam-op20/calibrations", json=CALIBRATION, headers=as_supervisor)
     client.post("/api/v1/lots", json={"product": "PLT-40", "lot": "PL-10", "quantity": 20}, headers=as_operator)
-    client.post("/api/v1/stations/op-20/vision", headers=as_operator)  # frame 2: good
-    results = client.post("/api/v1/stations/op-20/vision", headers=as_operator).json()["results"]  # 3: empty
+    for _ in range(2):  # frames 2 and 3: good
+        client.post("/api/v1/stations/op-20/vision", headers=as_operator)
+    results = client.post("/api/v1/stations/op-20/vision", headers=as_operator).json()["results"]  # 4: empty
     assert {(r["verdict"], r["reason"], r["measurement"]) for r in results} == {("no_result", "no_part", None)}
     listed = client.get("/api/v1/stations/op-20/vision", headers=as_operator).json()
     assert [c["reason"] for c in listed[:2]] == ["no_part", "no_part"] and listed[0]["lot_number"] == "PL-10"
