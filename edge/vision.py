@@ -162,6 +162,24 @@ class Vision:
             results += await self.trigger(device_id, at_station)
         return results
 
+    async def on_trigger(self, station: str) -> list[dict[str, Any]]:
+        """For the device runtime, at a PLC trigger's rising edge at `station`: check the part when a camera
+        there measures the active lot's plan. Nothing to check is no error; a refusal is logged, not raised."""
+        lot = stations.active_lot(self.core, station)
+        if lot is None or not any(self.bound(lot, d) for d in self.cameras_at(station)):
+            return []
+        try:
+            return await self.run_station(station)
+        except (LinesideError, StoreError) as exc:
+            log.warning("station %s: vision checks not recorded: %s", station, exc)
+            return []
+
+    def start_watchers(self) -> list[asyncio.Task[None]]:
+        """For the device runtime, on its loop: one `watch_folder` task for each folder camera."""
+        folders = [d.id for d in self.core.config.devices
+                   if isinstance(d, CameraDevice) and isinstance(self.camera(d.id), FolderCamera)]
+        return [asyncio.create_task(self.watch_folder(d), name=f"vision {d}") for d in folders]
+
     async def trigger(self, device_id: str, actor: auth.Actor | None = None) -> list[dict[str, Any]]:
         """Grab one frame from the camera and record its checks; a frame that cannot be had is a no-result."""
         device = self.camera_device(device_id)

@@ -248,3 +248,35 @@ def test_each_check_is_the_characteristics_own(config):
     assert (spec.characteristic, spec.lower, spec.upper, str(spec.resolution)) == ("plate-length", None, None, "0.01")
     assert spec.max_calibration_age_days == config.vision.max_calibration_age_days
     assert dataclasses.replace(spec, unit="px").unit == "px"
+
+
+def test_the_runtime_hooks_check_on_a_trigger_and_watch_folder_cameras(core, supervisor, lot, tmp_path):
+    calibrate(core, supervisor)
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    synthetic = make_vision(core, tmp_path, camera(GOOD))
+    watched = make_vision(core, tmp_path, FolderCamera(CAMERA, folder, settle_s=0.0, poll_s=0.01))
+
+    async def runtime() -> tuple[list[dict], list[dict], list[str], list[dict]]:
+        at_op20 = await synthetic.on_trigger(STATION)
+        at_op10 = await synthetic.on_trigger("op-10")  # no camera there: nothing to check, no error
+        tasks = watched.start_watchers()
+        cv2.imwrite(str(folder / "part_001.png"), draw(SCENE, Part()))
+        while len(checks := recent_checks(core, STATION)) < 4 and not tasks[0].done():
+            await asyncio.sleep(0.01)
+        for task in tasks:
+            task.cancel()
+        return at_op20, at_op10, [t.get_name() for t in tasks], checks
+
+    at_op20, at_op10, names, checks = asyncio.run(runtime())
+    assert {r["verdict"] for r in at_op20} == {"pass"} and at_op10 == []
+    assert names == [f"vision {CAMERA}"]
+    assert checks[0]["frame_origin"].endswith("part_001.png") and checks[0]["verdict"] == "pass"
+    synthetic.close()
+    watched.close()
+
+
+def test_a_trigger_with_no_active_lot_is_nothing_to_check(core, tmp_path):
+    vision = make_vision(core, tmp_path, camera(GOOD))
+    assert asyncio.run(vision.on_trigger(STATION)) == []
+    vision.close()
