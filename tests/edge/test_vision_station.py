@@ -99,6 +99,8 @@ def test_a_part_of_the_wrong_size_fails_and_holds_the_lot(core, supervisor, lot,
     assert lots.lot_view(core.store, lot)["status"] == "on_hold"
     nc = core.store.query_one("SELECT * FROM nonconformities WHERE measurement_uid = ?", (length["measurement"],))
     assert nc["status"] == "open" and "42.00 mm outside [39.90, 40.10]" in nc["description"]
+    listed = {n["measurement_uid"]: n for n in holds.list_nonconformities(core, "open")}
+    assert listed[length["measurement"]]["image_uid"] == length["image"]["uid"]  # the evidence, for review
     vision.close()
 
 
