@@ -47,7 +47,8 @@ def record_calibration(core: Core, actor: auth.Actor, camera_id: str, calibratio
         raise NotFoundError(f"unknown camera {camera_id[:64]!r}")
     record = {"uid": new_uid(), "camera": camera_id, "px_per_mm": f"{calibration.px_per_mm:.6f}",
               "target_mm": repr(calibration.target_mm), "measured_px": f"{calibration.measured_px:.4f}",
-              "calibrated_at": calibration.calibrated_at.astimezone(UTC).isoformat(), "actor": actor.name,
+              "calibrated_at": calibration.calibrated_at.astimezone(UTC).isoformat(timespec="microseconds")
+              .replace("+00:00", "Z"), "actor": actor.name,
               "recorded_at": None}
 
     def job(tx: Tx) -> dict[str, Any]:

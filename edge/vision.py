@@ -46,6 +46,11 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def utc_text(at: datetime) -> str:
+    """A time as the store writes them: UTC ISO-8601 ending in Z."""
+    return at.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
 def device_actor(core: Core, station: str) -> auth.Actor:
     """Who a device-triggered check is attributed to: whoever set the station's active lot, as for the
     runtime's gauge and PLC readings (the camera is recorded beside); the system when nobody did."""
@@ -314,7 +319,7 @@ class _Recording:
                 "message": result.message or result.text or None, "measurement_uid": None,
                 "image_uid": image.uid if image else None, "image_sha256": image.sha256 if image else None,
                 "frame_origin": self.frame.origin if self.frame else None,
-                "frame_at": self.frame.at.isoformat() if self.frame else None,
+                "frame_at": utc_text(self.frame.at) if self.frame else None,
                 "calibration_uid": self.calibration_uid, "actor": self.actor.name, "checked_at": None}
 
     def _add(self, tx: Tx, row: dict[str, Any], image: SavedImage | None) -> None:
