@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 
 from edge import errors
 from edge.core import Core
-from ui import api, metrics
+from ui import api, metrics, vision
 
 STATUS = {
     errors.NotFoundError: (404, "not_found"),
@@ -42,6 +42,7 @@ def create_app(core: Core, devices: Callable[[], list[dict[str, Any]]] | None = 
     app.state.metrics = metrics.registry_for(core, app.state.devices)
     app.include_router(metrics.router)
     app.include_router(api.router)
+    app.include_router(vision.router)
     for kind, (status, code) in STATUS.items():
         app.add_exception_handler(kind, _handler(status, code))
     return app
