@@ -99,7 +99,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         print(f"Lineside edge serving {core.config.site.id}/{core.config.line.id} at http://{args.host}:{args.port}/ "
               f"({len(runtime.pollers)} device pollers)", flush=True)
-        uvicorn.run(create_app(core, runtime.health), host=args.host, port=args.port, log_level="warning")
+        app = create_app(core, runtime.health)
+        if runtime.vision is not None:
+            app.state.vision = runtime.vision  # one set of cameras per edge: the API's button uses the runtime's
+        uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     finally:
         runtime.stop()
         core.close()  # every acknowledged write is already durable; this drains the writer's queue

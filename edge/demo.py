@@ -142,7 +142,10 @@ def run_demo(port: int, host: str, workdir: str, create_app: Callable[..., Any])
     _announce(host, port, folder, auth.create_token(core.store, "sue", "demo"))
     shift.start()
     try:
-        uvicorn.run(create_app(core, runtime.health), host=host, port=port, log_level="warning")
+        app = create_app(core, runtime.health)
+        if runtime.vision is not None:
+            app.state.vision = runtime.vision
+        uvicorn.run(app, host=host, port=port, log_level="warning")
     finally:
         shift.stopped.set()
         shift.join(timeout=10)
