@@ -45,6 +45,8 @@ def _open_or_find(request: Request, session: sessions.Session, text: str, label:
         return lots.lot_row(core.store, label.lot)["lot_number"]
     except NotFoundError:
         pass
+    if label.gtin and not any(p.gtin and p.gtin.zfill(14) == label.gtin.zfill(14) for p in core.config.products):
+        raise NotFoundError(f"Barcode: no product in the configuration has GTIN {label.gtin}")
     count = label.count
     if count is None:
         if not quantity.strip():
