@@ -59,11 +59,19 @@
   document.addEventListener("focusout", function () { setTimeout(focusScan, 50); });
 
   // -- htmx: a recorded value clears its kept entry; a failed send keeps it and says so ----------------
+  function requestForm(detail) {
+    var elt = (detail.requestConfig && detail.requestConfig.elt) || detail.elt;
+    return elt && elt.closest ? elt.closest("form") : null;
+  }
+  function succeeded(detail) { return detail.xhr && detail.xhr.status >= 200 && detail.xhr.status < 300; }
+  // Before the swap, so that the new form (same lot, same characteristic) does not restore the recorded value.
+  document.addEventListener("htmx:beforeSwap", function (e) {
+    var form = requestForm(e.detail);
+    if (succeeded(e.detail) && form && form.dataset.keep) localStorage.removeItem(form.dataset.keep);
+  });
   document.addEventListener("htmx:afterRequest", function (e) {
-    var form = e.detail.elt && e.detail.elt.closest ? e.detail.elt.closest("form") : null;
-    var ok = e.detail.xhr && e.detail.xhr.status >= 200 && e.detail.xhr.status < 300;
-    if (ok && form && form.dataset.keep) localStorage.removeItem(form.dataset.keep);
-    if (ok && form && form.hasAttribute("data-reset-on-success")) form.reset();
+    var form = requestForm(e.detail);
+    if (succeeded(e.detail) && form && form.hasAttribute("data-reset-on-success")) form.reset();
     if (e.detail.xhr && e.detail.xhr.status) status(sourceOpen ? "" : lostText);
   });
   document.addEventListener("htmx:sendError", function () {
