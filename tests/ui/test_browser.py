@@ -66,7 +66,7 @@ def shoot(page, name: str) -> None:  # type: ignore[no-untyped-def]
     if not folder:
         return
     Path(folder).mkdir(parents=True, exist_ok=True)
-    for size, (width, height) in SIZES.items():
+    for width, height in SIZES.values():
         page.set_viewport_size({"width": width, "height": height})
         page.screenshot(path=str(Path(folder) / f"{name}-{width}x{height}.png"))
     page.set_viewport_size({"width": SIZES["small"][0], "height": SIZES["small"][1]})
@@ -152,6 +152,22 @@ def test_touch_targets_are_at_least_48_px(new_page) -> None:  # type: ignore[no-
         "els => els.filter(e => e.offsetParent).map(e => [e.outerHTML.slice(0, 60), e.getBoundingClientRect().height])")
     small = [(html, height) for html, height in sizes if height < 48]
     assert sizes and not small
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_station_fits_the_screen_without_scrolling(new_page, size: str) -> None:  # type: ignore[no-untyped-def]
+    page = new_page(size)
+    badge_sign_in(page, "B-100", OPERATOR_PIN, "op-10")
+    open_lot(page)
+    keypad(page, "12")
+    page.get_by_role("button", name="Record").click()
+    expect(page.locator(".verdict")).to_contain_text("PASS")
+    width, height = SIZES[size]
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    for selector in (".verdict", "#next", "#value", ".key.record", ".status"):
+        box = page.locator(selector).bounding_box()
+        assert box and box["x"] >= 0 and box["y"] >= 0, selector
+        assert box["x"] + box["width"] <= width and box["y"] + box["height"] <= height, selector
 
 
 def test_entry_in_progress_survives_a_reload(new_page) -> None:  # type: ignore[no-untyped-def]
