@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
+from edge.events import Subscription
 from ui.guard import SessionDep
 from ui.web import hub_of
 
@@ -18,9 +19,8 @@ router = APIRouter()
 HEARTBEAT_S = 15  # a comment line this often lets proxies and the browser notice a dead connection
 
 
-async def _stream(request: Request) -> AsyncIterator[str]:
+async def _stream(request: Request, subscription: Subscription) -> AsyncIterator[str]:
     hub = hub_of(request)
-    subscription = hub.subscribe()
     try:
         yield "retry: 3000\n: connected\n\n"
         while not await request.is_disconnected():
@@ -35,6 +35,8 @@ async def _stream(request: Request) -> AsyncIterator[str]:
 
 
 @router.get("/events")
-def events(request: Request, session: SessionDep) -> StreamingResponse:
-    return StreamingResponse(_stream(request), media_type="text/event-stream",
+async def events(request: Request, session: SessionDep) -> StreamingResponse:
+    # Subscribed before the response starts: once the browser sees the stream open, no event is missed.
+    subscription = hub_of(request).subscribe()
+    return StreamingResponse(_stream(request, subscription), media_type="text/event-stream",
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})

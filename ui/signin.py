@@ -48,7 +48,14 @@ def signin_page(request: Request) -> Response:
 
 @router.get("/")
 def home(request: Request) -> Response:
-    return RedirectResponse("/signin", status_code=303)
+    """A signed-in screen goes to its role's home; anyone else to sign-in."""
+    settings = settings_of(request)
+    try:
+        session = sessions.resolve(core_of(request).store, request.cookies.get(SESSION_COOKIE), settings.clock(),
+                                   settings.idle_timeout_s)
+    except sessions.SessionEndedError:
+        return RedirectResponse("/signin", status_code=303)
+    return RedirectResponse(HOME.get(session.actor.role, "/signin"), status_code=303)
 
 
 def _check(request: Request, csrf: str, station: str) -> str:

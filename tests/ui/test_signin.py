@@ -41,6 +41,12 @@ def test_each_role_uses_its_own_form(client: TestClient, core: Core) -> None:
     assert by_badge.status_code == 401 and "supervisor signs in with user name and password" in by_badge.text
 
 
+def test_root_sends_each_screen_home(client: TestClient) -> None:
+    assert client.get("/", follow_redirects=False).headers["location"] == "/signin"
+    sign_in(client, name="sue", password=SUPERVISOR_SECRET)
+    assert client.get("/", follow_redirects=False).headers["location"] == "/holds"
+
+
 def test_wrong_pin_is_refused_and_no_session_starts(client: TestClient) -> None:
     response = sign_in(client, badge="B-100", pin="0001")
     assert response.status_code == 401 and "does not match" in response.text

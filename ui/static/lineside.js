@@ -101,9 +101,10 @@
   if (body.dataset.live && window.EventSource) {
     var source = new EventSource(body.dataset.live);
     source.onopen = function () {
+      body.dataset.liveState = "open";
       if (!sourceOpen) { sourceOpen = true; status(""); if (window.htmx) htmx.trigger(body, "lineside:changed", {}); }
     };
-    source.onerror = function () { sourceOpen = false; status(lostText); };
+    source.onerror = function () { body.dataset.liveState = "lost"; sourceOpen = false; status(lostText); };
     ["measurement", "hold", "disposition", "lot", "overflow"].forEach(function (kind) {
       source.addEventListener(kind, function (e) { changed(kind, JSON.parse(e.data)); });
     });
