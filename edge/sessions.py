@@ -34,6 +34,7 @@ class Session:
     uid: str
     actor: auth.Actor
     csrf: str
+    touch_due: bool = False  # its idle clock is to be restarted (see `touch`)
 
     def csrf_matches(self, given: str | None) -> bool:
         return bool(given) and hmac.compare_digest(self.csrf.encode(), str(given).encode())
@@ -71,8 +72,9 @@ def _audit(tx: Tx, action: str, actor: str, station: str | None, uid: str, reaso
 
 
 def resolve(store: Store, token: str | None, now: dt.datetime, idle_timeout_s: float,
-            station: str | None = None) -> Session:
-    """The live session for `token`, refreshing its idle clock; ends it when it has been idle too long."""
+            station: str | None = None, *, touch_now: bool = True) -> Session:
+    """The live session for `token`; ends it when it has been idle too long. Restarts its idle clock, or with
+    `touch_now=False` leaves that to the caller (`touch`) so that a read-only request can skip the write."""
     if not token:
         raise SessionEndedError("not signed in")
     row = store.query_one(
@@ -87,10 +89,16 @@ def resolve(store: Store, token: str | None, now: dt.datetime, idle_timeout_s: f
     if idle_s > idle_timeout_s:
         end(store, row["uid"], row["name"], now, f"idle for more than {idle_timeout_s / 60:g} minutes")
         raise SessionEndedError(f"signed out after {idle_timeout_s / 60:g} minutes without activity")
-    if idle_s > TOUCH_EVERY_S:
-        store.write(lambda tx: tx.execute("UPDATE sessions SET seen_at = ? WHERE uid = ?", (_iso(now), row["uid"])))
     actor = auth.Actor(uid=row["user_uid"], name=row["name"], role=row["role"], station=station)
-    return Session(row["uid"], actor, row["csrf"])
+    session = Session(row["uid"], actor, row["csrf"], touch_due=idle_s > TOUCH_EVERY_S)
+    if touch_now and session.touch_due:
+        touch(store, session, now)
+    return session
+
+
+def touch(store: Store, session: Session, now: dt.datetime) -> None:
+    """Restart the session's idle clock (at most every TOUCH_EVERY_S: bookkeeping, not an audited record)."""
+    store.write(lambda tx: tx.execute("UPDATE sessions SET seen_at = ? WHERE uid = ?", (_iso(now), session.uid)))
 
 
 def end(store: Store, session_uid: str, actor_name: str, now: dt.datetime, reason: str) -> None:

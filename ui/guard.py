@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import URL
 
@@ -40,13 +41,18 @@ def station_of(request: Request) -> str | None:
     return station if station in {s.id for s in core_of(request).config.stations} else None
 
 
-def current_session(request: Request) -> sessions.Session:
+async def current_session(request: Request) -> sessions.Session:
+    # async on purpose: one indexed read on the event loop is cheaper than a hop to the thread pool on every
+    # request; the write that restarts the idle clock (every half minute at most) goes to the pool.
     settings = settings_of(request)
+    store, now = core_of(request).store, settings.clock()
     try:
-        session = sessions.resolve(core_of(request).store, request.cookies.get(SESSION_COOKIE),
-                                   settings.clock(), settings.idle_timeout_s, station_of(request))
+        session = sessions.resolve(store, request.cookies.get(SESSION_COOKIE), now, settings.idle_timeout_s,
+                                   station_of(request), touch_now=False)
     except SessionEndedError as exc:
         raise SignInRequired(str(exc), request.url.path) from None
+    if session.touch_due:
+        await run_in_threadpool(sessions.touch, store, session, now)
     request.state.session = session
     return session
 
@@ -55,7 +61,7 @@ SessionDep = Annotated[sessions.Session, Depends(current_session)]
 
 
 def role(*allowed: str) -> Callable[[sessions.Session], sessions.Session]:
-    def check(session: SessionDep) -> sessions.Session:
+    async def check(session: SessionDep) -> sessions.Session:
         if session.actor.role not in allowed:
             raise AuthorityError(f"{session.actor.name} ({session.actor.role}) cannot open this screen: it is "
                                  f"for {', '.join(allowed)}")
