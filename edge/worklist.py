@@ -107,5 +107,5 @@ def _gauge(core: Core, gauge_id: str) -> dict[str, Any]:
         "SELECT calibrated_at, due, result, certificate, actor FROM calibrations WHERE gauge = ? "
         "ORDER BY calibrated_at DESC LIMIT 3", (gauge_id,))
     due = gauge.get("calibration_due")
-    gauge["overdue"] = bool(due) and core.today().isoformat() > due
+    gauge["overdue"] = due is not None and core.today().isoformat() > due
     return gauge

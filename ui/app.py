@@ -7,6 +7,8 @@ answers JSON; the UI answers a page or, for htmx, the fragment with the message.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -29,7 +31,7 @@ STATUS = {
 }
 
 
-def _handler(status: int, code: str):  # type: ignore[no-untyped-def]
+def _handler(status: int, code: str) -> Callable[[Request, Exception], Awaitable[Response]]:
     async def handle(request: Request, exc: Exception) -> Response:
         if not request.url.path.startswith("/api/"):
             return refused(request, exc, status)

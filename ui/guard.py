@@ -6,7 +6,7 @@ token every state-changing request must carry (htmx sends it as X-CSRF-Token, pl
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -60,7 +60,7 @@ async def current_session(request: Request) -> sessions.Session:
 SessionDep = Annotated[sessions.Session, Depends(current_session)]
 
 
-def role(*allowed: str) -> Callable[[sessions.Session], sessions.Session]:
+def role(*allowed: str) -> Callable[[sessions.Session], Awaitable[sessions.Session]]:
     async def check(session: SessionDep) -> sessions.Session:
         if session.actor.role not in allowed:
             raise AuthorityError(f"{session.actor.name} ({session.actor.role}) cannot open this screen: it is "

@@ -6,6 +6,7 @@ well-known default secret is refused; the sign-in form carries its own CSRF toke
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -67,7 +68,7 @@ def _check(request: Request, csrf: str, station: str) -> str:
     return station
 
 
-def _attempt(request: Request, keys: list[Key], verify) -> auth.Actor:  # type: ignore[no-untyped-def]
+def _attempt(request: Request, keys: list[Key], verify: Callable[[], auth.Actor]) -> auth.Actor:
     throttle = request.app.state.throttle
     throttle.check(keys)
     try:
@@ -83,7 +84,7 @@ def _start(request: Request, actor: auth.Actor, station: str, next_path: str | N
     settings = settings_of(request)
     token, _ = sessions.start(core_of(request).store, actor, settings.clock())
     target = _safe_next(next_path) or HOME.get(actor.role, "/signin")
-    response = RedirectResponse(target, status_code=303)
+    response: Response = RedirectResponse(target, status_code=303)
     if request.headers.get("HX-Request") == "true":
         response = Response(status_code=204, headers={"HX-Redirect": target})
     response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="strict", secure=settings.secure_cookies)
@@ -93,8 +94,8 @@ def _start(request: Request, actor: auth.Actor, station: str, next_path: str | N
     return response
 
 
-def _sign_in(request: Request, mode: str, keys: list[Key], verify, roles: tuple[str, ...],  # type: ignore[no-untyped-def]
-             csrf: str, station: str, next_path: str) -> Response:
+def _sign_in(request: Request, mode: str, keys: list[Key], verify: Callable[[], auth.Actor],
+             roles: tuple[str, ...], csrf: str, station: str, next_path: str) -> Response:
     try:
         chosen = _check(request, csrf, station)
         actor = _attempt(request, keys, verify)
@@ -153,7 +154,7 @@ def signin_password(request: Request, name: Field = "", password: Field = "", st
 def signout(request: Request, session: CsrfDep) -> Response:
     settings = settings_of(request)
     sessions.end(core_of(request).store, session.uid, session.actor.name, settings.clock(), "signed out")
-    response = RedirectResponse("/signin?reason=signed+out", status_code=303)
+    response: Response = RedirectResponse("/signin?reason=signed+out", status_code=303)
     if request.headers.get("HX-Request") == "true":
         response = Response(status_code=204, headers={"HX-Redirect": "/signin?reason=signed+out"})
     response.delete_cookie(SESSION_COOKIE)

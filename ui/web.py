@@ -49,15 +49,18 @@ class UiSettings:
 
 
 def core_of(request: Request) -> Core:
-    return request.app.state.core  # type: ignore[no-any-return]
+    core: Core = request.app.state.core
+    return core
 
 
 def settings_of(request: Request) -> UiSettings:
-    return request.app.state.ui_settings  # type: ignore[no-any-return]
+    settings: UiSettings = request.app.state.ui_settings
+    return settings
 
 
 def hub_of(request: Request) -> EventHub:
-    return request.app.state.hub  # type: ignore[no-any-return]
+    hub: EventHub = request.app.state.hub
+    return hub
 
 
 def is_fragment(request: Request) -> bool:
