@@ -55,6 +55,8 @@ def lot_work(core: Core, lot_number: str) -> dict[str, Any]:
         "SELECT uid, characteristic, sample, value, unit, verdict, gauge, flag, actor, station, recorded_at "
         "FROM measurements WHERE lot_uid = ? ORDER BY seq DESC LIMIT 8", (view["uid"],))
     upcoming = next((c for c in characteristics if not c["done"]), None)
+    if upcoming and upcoming["gauge"]:
+        upcoming["gauge_status"] = _gauge(core, upcoming["gauge"])
     return {"lot": view, "characteristics": characteristics, "next": upcoming, "recent": recent,
             "measured": sum(c["measured"] for c in characteristics),
             "required": sum(c["n"] for c in characteristics)}
@@ -108,4 +110,6 @@ def _gauge(core: Core, gauge_id: str) -> dict[str, Any]:
         "ORDER BY calibrated_at DESC LIMIT 3", (gauge_id,))
     due = gauge.get("calibration_due")
     gauge["overdue"] = due is not None and core.today().isoformat() > due
+    gauge["usable"] = gauge.get("status") == "in_service" and not (
+        gauge["overdue"] and core.config.hold_rules.overdue_gauge == "refuse")
     return gauge

@@ -3,6 +3,8 @@ holds, validation messages that name the field, and stored script escaped."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from edge import lots, measurements
@@ -135,3 +137,13 @@ def test_operator_cannot_release(olly: Signed) -> None:
     open_lot(olly)
     response = olly.post("/lots/L-1/release", {"secret": "4711", "meaning": "released", "view": "inspect"})
     assert response.status_code == 403 and "may not release a lot" in response.text
+
+
+def test_the_next_gauge_shows_its_calibration(olly: Signed, core: Core) -> None:
+    open_lot(olly)
+    assert "due 2027-03-31" in olly.get("/station").text
+    core.today = lambda: dt.date(2027, 4, 1)
+    page = olly.get("/station").text
+    assert "OVERDUE" in page and "readings refused" in page
+    refused = measure(olly, "12.000")
+    assert refused.status_code == 409 and "MIC-0007" in refused.text and "reading refused" in refused.text
