@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 QUEUE_MAX = 256
+END = "end"  # not sent to clients: tells each stream to finish (the server is stopping)
 
 
 @dataclass(frozen=True, slots=True)
 class Event:
     id: int
-    kind: str  # "measurement", "hold", "lot", "reading", "disposition", "overflow"
+    kind: str  # "measurement", "hold", "lot", "reading", "disposition", "overflow", or END
     data: dict[str, Any]
 
     def sse(self) -> str:
@@ -56,6 +57,11 @@ class EventHub:
             except RuntimeError:  # its loop has closed: the stream is gone
                 self.unsubscribe(subscription)
         return event
+
+    def end_streams(self) -> None:
+        """Finish every open stream now (a server waits for open responses before it stops); new ones may
+        still subscribe."""
+        self.publish(END)
 
     def subscribe(self) -> Subscription:
         subscription = Subscription(asyncio.get_running_loop())

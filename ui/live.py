@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
-from edge.events import Subscription
+from edge.events import END, Subscription
 from ui.guard import SessionDep
 from ui.web import hub_of
 
@@ -29,6 +29,8 @@ async def _stream(request: Request, subscription: Subscription) -> AsyncIterator
             except TimeoutError:
                 yield ": heartbeat\n\n"
                 continue
+            if event.kind == END:
+                return
             yield event.sse()
     finally:
         hub.unsubscribe(subscription)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import signal
 import socket
 import threading
 import tomllib
@@ -13,14 +14,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from uvicorn import Server
 
 from edge.config import LineConfig, parse
 from edge.core import Core
 from tests.conftest import EXAMPLE, OPERATOR_PIN, SUPERVISOR_SECRET
 from ui.app import create_app
+from ui.server import server
 from ui.web import UiSettings
 
 GTIN = "09506000134352"  # GS1's own example GTIN, with a valid check digit
@@ -138,13 +140,13 @@ class LiveServer:
     def __init__(self, app: FastAPI):
         self.app, self.port = app, free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self._server: uvicorn.Server | None = None
+        self._server: Server | None = None
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning",
-                                timeout_graceful_shutdown=1, lifespan="off")
-        self._server = uvicorn.Server(config)
+        self._server = server(self.app, port=self.port)
+        # No grace period: a stream that held the server open would hang the test, not pass it late.
+        self._server.config.timeout_graceful_shutdown = None
         self._thread = threading.Thread(target=self._server.run, name="uvicorn", daemon=True)
         self._thread.start()
         while not self._server.started:
@@ -154,7 +156,7 @@ class LiveServer:
 
     def stop(self) -> None:
         if self._server and self._thread:
-            self._server.should_exit = True
+            self._server.handle_exit(signal.SIGINT, None)  # what Ctrl-C does: streams end, then the server
             self._thread.join()
         self._server = self._thread = None
 

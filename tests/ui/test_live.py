@@ -50,3 +50,13 @@ def test_the_runtime_can_publish_live_readings(live_server: LiveServer) -> None:
         hub.publish("reading", station="op-10", device="caliper-op10", characteristic="length", value="80.01")
         data = next(line for line in lines if line.startswith("data: "))
     assert '"value": "80.01"' in data and '"device": "caliper-op10"' in data
+
+
+def test_streams_end_when_the_server_stops(live_server: LiveServer) -> None:
+    hub = live_server.app.state.hub
+    with closing(signed_in_client(live_server)) as client, client.stream("GET", "/events") as stream:
+        lines = stream.iter_lines()
+        next(lines)
+        live_server.stop()  # returns only once uvicorn has stopped: the open stream did not hold it
+        assert hub.subscribers == 0
+        assert "end" not in "".join(lines)
