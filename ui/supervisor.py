@@ -23,9 +23,14 @@ DECISIONS = {"use-as-is": "Use as is (concession)", "rework": "Rework, then insp
 MEANINGS = ("disposition approved", "reviewed and approved as quality engineer", "approved under concession")
 
 
+def _may(request: Request, roles: list[str]) -> bool:
+    return request.state.session.actor.role in roles  # type: ignore[no-any-return]
+
+
 def queue_response(request: Request, status_code: int = 200, **extra: Any) -> Response:
     core = core_of(request)
     context = {"queue": worklist.holds_queue(core), "accepted": worklist.awaiting_release(core),
+               "can_release": _may(request, list(core.config.authority.release)),
                "meanings": ("released", "released under supervision"), **extra}
     return render(request, "holds.html", context, block="queue", status_code=status_code)
 
@@ -36,7 +41,9 @@ def holds_page(request: Request, _: Reviewer) -> Response:
 
 
 def _hold_response(request: Request, hold_uid: str, status_code: int = 200, **extra: Any) -> Response:
-    context = {"evidence": worklist.hold_evidence(core_of(request), hold_uid), "decisions": DECISIONS,
+    core = core_of(request)
+    context = {"evidence": worklist.hold_evidence(core, hold_uid), "decisions": DECISIONS,
+               "can_sign": _may(request, list(core.config.authority.disposition)),
                "meanings": MEANINGS, "entered": {}, **extra}
     return render(request, "hold.html", context, block="hold", status_code=status_code)
 

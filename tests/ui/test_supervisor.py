@@ -110,3 +110,20 @@ def test_a_held_lot_cannot_be_released(sue: Signed, held: str) -> None:
 def test_unknown_hold_is_named(sue: Signed) -> None:
     response = sue.get("/holds/nope")
     assert response.status_code == 404 and "unknown hold &#39;nope&#39;" in response.text
+
+
+def test_an_auditor_reviews_but_is_not_offered_to_sign(app, held: str, core: Core, operator: Actor) -> None:  # type: ignore[no-untyped-def]
+    from fastapi.testclient import TestClient
+
+    from edge import auth
+    from tests.ui.conftest import signed
+
+    auth.add_user(core.store, "audrey", "auditor", "audit secret words")
+    accept(core, operator, "A-2")
+    with TestClient(app) as client:
+        audrey = signed(client, "/holds", name="audrey", password="audit secret words")
+        assert "A-2" in audrey.get("/holds").text and "Release</button>" not in audrey.get("/holds").text
+        page = audrey.get(f"/holds/{held}").text
+        assert "12.031 mm" in page and "Sign disposition" not in page and "cannot sign one" in page
+        refused = dispose(audrey, held, secret="audit secret words")
+        assert refused.status_code == 403 and "may not sign a disposition" in refused.text
