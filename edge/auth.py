@@ -21,6 +21,11 @@ from edge.store import Store, Tx, new_uid
 
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 SYSTEM = "system"
+# Secrets printed on labels, in manuals and in every default-password list: refused whoever sets them.
+WELL_KNOWN_SECRETS = frozenset({
+    "0000", "1111", "1234", "12345", "123456", "1234567", "12345678", "4321", "9999", "admin", "administrator",
+    "changeme", "default", "lineside", "operator", "passw0rd", "password", "qwerty", "root", "supervisor",
+})
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +46,8 @@ def _check_secret(secret: str) -> None:
         raise InvalidInputError("the PIN or password must be at least 4 characters")
     if len(secret) > 256:
         raise InvalidInputError("the PIN or password must be at most 256 characters")
+    if secret.strip().lower() in WELL_KNOWN_SECRETS:
+        raise InvalidInputError("this PIN or password is a well-known default and is not accepted: choose another")
 
 
 def add_user(store: Store, name: str, role: str, secret: str, badge: str | None = None,

@@ -89,20 +89,21 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
+    from edge.events import EventHub
     from edge.runtime import Runtime
     from ui.app import create_app
+    from ui.server import serve
 
     core = _open_core(args)
-    runtime = Runtime(core).start()
+    hub = EventHub()
+    runtime = Runtime(core, hub=hub).start()
     try:
         print(f"Lineside edge serving {core.config.site.id}/{core.config.line.id} at http://{args.host}:{args.port}/ "
               f"({len(runtime.pollers)} device pollers)", flush=True)
-        app = create_app(core, runtime.health)
+        app = create_app(core, runtime.health, hub=hub)
         if runtime.vision is not None:
             app.state.vision = runtime.vision  # one set of cameras per edge: the API's button uses the runtime's
-        uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+        serve(app, host=args.host, port=args.port)
     finally:
         runtime.stop()
         core.close()  # every acknowledged write is already durable; this drains the writer's queue
@@ -274,8 +275,9 @@ def _numbers(text: str, option: str, kind: Callable[[str], Any]) -> list[Any]:
 def cmd_demo(args: argparse.Namespace) -> int:
     from edge.demo import run_demo
     from ui.app import create_app
+    from ui.server import serve
 
-    return run_demo(port=args.port, host=args.host, workdir=args.dir, create_app=create_app)
+    return run_demo(port=args.port, host=args.host, workdir=args.dir, create_app=create_app, serve=serve)
 
 
 # -- parser ------------------------------------------------------------------------------------------------

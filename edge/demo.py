@@ -23,6 +23,7 @@ from edge import auth, lots, plans, stations
 from edge.config import LineConfig, parse
 from edge.core import Core, open_core
 from edge.errors import LinesideError
+from edge.events import EventHub
 from edge.measurements import MeasurementInput, record_measurement
 from edge.runtime import Runtime, plc_tags
 
@@ -30,8 +31,8 @@ EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "line.toml"
 USERS = (  # name, role, badge, secret
     ("sue", "supervisor", None, "demo-supervisor"),
     ("adam", "admin", None, "demo-admin"),
-    ("olly", "operator", "B-100", "1234"),
-    ("ina", "inspector", "B-200", "5678"),
+    ("olly", "operator", "B-100", "4711"),
+    ("ina", "inspector", "B-200", "5150"),
 )
 
 
@@ -80,7 +81,7 @@ class Shift(threading.Thread):
         super().__init__(name="demo-shift", daemon=True)
         self.core, self.simulators, self.interval_s = core, simulators, interval_s
         self.stopped = threading.Event()
-        self.operator = auth.authenticate_badge(core.store, "B-100", "1234", station="op-10")
+        self.operator = auth.authenticate_badge(core.store, "B-100", "4711", station="op-10")
         self.wear_mm = 0.0  # the boring bar wears from lot to lot until a hold makes someone change it
 
     def run(self) -> None:
@@ -128,24 +129,24 @@ class Shift(threading.Thread):
             record_measurement(self.core, self.operator, lot_number, MeasurementInput(characteristic, value))
 
 
-def run_demo(port: int, host: str, workdir: str, create_app: Callable[..., Any]) -> int:
-    """Run the demo line; `create_app` comes from the composition root, which alone may import `ui`."""
-    import uvicorn
-
+def run_demo(port: int, host: str, workdir: str, create_app: Callable[..., Any],
+             serve: Callable[..., None]) -> int:
+    """Run the demo line; `create_app` and `serve` come from the composition root, which alone may import `ui`."""
     folder = Path(workdir)
     folder.mkdir(parents=True, exist_ok=True)
     config, simulators = start_simulators(tomllib.loads(EXAMPLE.read_text()))
     core = open_core(config, folder / "lineside.db", migrate=True)
     seed(core)
-    runtime = Runtime(core).start()
+    hub = EventHub()
+    runtime = Runtime(core, hub=hub).start()
     shift = Shift(core, simulators)
     _announce(host, port, folder, auth.create_token(core.store, "sue", "demo"))
     shift.start()
     try:
-        app = create_app(core, runtime.health)
+        app = create_app(core, runtime.health, hub=hub)
         if runtime.vision is not None:
             app.state.vision = runtime.vision
-        uvicorn.run(app, host=host, port=port, log_level="warning")
+        serve(app, host=host, port=port)
     finally:
         shift.stopped.set()
         shift.join(timeout=10)

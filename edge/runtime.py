@@ -25,6 +25,7 @@ from edge import auth, stations
 from edge.config import Characteristic, LineConfig, ModbusPlcDevice, SerialGaugeDevice
 from edge.core import Core
 from edge.errors import LinesideError
+from edge.events import EventHub
 from edge.measurements import MeasurementInput, record_measurements
 
 log = logging.getLogger(__name__)
@@ -94,8 +95,9 @@ class TriggeredPlc:
 class Runtime:
     """Builds the pollers from the configuration and records what they read; `start()` runs it in a thread."""
 
-    def __init__(self, core: Core, settings: PollerSettings | None = None):
+    def __init__(self, core: Core, settings: PollerSettings | None = None, hub: EventHub | None = None):
         self.core = core
+        self.hub = hub or EventHub()  # the UI's live screens subscribe to it
         self.settings = settings or PollerSettings(interval_s=0.1)
         self.states = {d.id: DeviceState(d.id, d.station, d.kind) for d in core.config.devices
                        if d.kind in ("serial_gauge", "modbus_plc")}
@@ -171,8 +173,13 @@ class Runtime:
 
     async def _observe(self, reading: Reading) -> None:
         state = self.states[reading.source]
-        state.live[reading.channel or "value"] = {"value": str(reading.value), "unit": reading.unit,
-                                                  "quality": reading.quality.value, "at": reading.at.isoformat()}
+        channel = reading.channel or "value"
+        before = state.live.get(channel, {})
+        state.live[channel] = {"value": str(reading.value), "unit": reading.unit, "quality": reading.quality.value,
+                               "at": reading.at.isoformat()}
+        if (before.get("value"), before.get("quality")) != (str(reading.value), reading.quality.value):
+            self.hub.publish("reading", device=reading.source, station=state.station, channel=channel,
+                             value=str(reading.value), unit=reading.unit, quality=reading.quality.value)
         device = next(d for d in self.core.config.devices if d.id == reading.source)
         pushed = isinstance(device, SerialGaugeDevice) and device.mode == "pushed"
         if pushed and reading.quality is Quality.GOOD:
@@ -204,6 +211,11 @@ class Runtime:
             state.last_refusal = str(exc)
             return None
         state.recorded += len(results)
+        for result in results:
+            self.hub.publish("measurement", lot=result["lot"], characteristic=result["characteristic"],
+                             verdict=result["verdict"], station=part.station, device=part.device)
+            if result["hold"]:
+                self.hub.publish("hold", lot=result["lot"], hold=result["hold"], station=part.station)
         return any(r["verdict"] == "fail" for r in results)
 
     def _record(self, part: Part) -> list[dict[str, Any]]:

@@ -1,19 +1,26 @@
-"""The web application factory: `create_app(core)` mounts the API and maps the services' errors to HTTP.
+"""The web application factory: `create_app(core)` mounts the JSON API, the station UI and its vendored
+assets, and maps the services' errors to HTTP.
 
-Every service error becomes one status with a body naming the thing at fault; nothing else leaks.
+Every service error becomes one status with a body naming the thing at fault; nothing else leaks. The API
+answers JSON; the UI answers a page or, for htmx, the fragment with the message.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
 
 from edge import errors
 from edge.core import Core
-from ui import api, metrics, vision
+from edge.events import EventHub
+from edge.throttle import Throttle
+from ui import api, inspector, live, metrics, signin, station, supervisor, vision
+from ui.guard import SignInRequired, refused, sign_in_redirect
+from ui.web import HERE, UiSettings
 
 STATUS = {
     errors.NotFoundError: (404, "not_found"),
@@ -25,24 +32,36 @@ STATUS = {
 }
 
 
-def _handler(status: int, code: str):  # type: ignore[no-untyped-def]
-    async def handle(request: Request, exc: Exception) -> JSONResponse:
+def _handler(status: int, code: str) -> Callable[[Request, Exception], Awaitable[Response]]:
+    async def handle(request: Request, exc: Exception) -> Response:
+        if not request.url.path.startswith("/api/"):
+            return refused(request, exc, status)
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
         return JSONResponse({"detail": str(exc), "error": code}, status_code=status, headers=headers)
 
     return handle
 
 
-def create_app(core: Core, devices: Callable[[], list[dict[str, Any]]] | None = None) -> FastAPI:
-    """The web app over `core`; `devices` reports the device runtime's health, when one runs."""
+def create_app(core: Core, devices: Callable[[], list[dict[str, Any]]] | None = None,
+               settings: UiSettings | None = None, hub: EventHub | None = None) -> FastAPI:
+    """The edge's web app. `devices` reports the device runtime's health when one runs; `hub` is where the
+    runtime publishes live events (one is made when none is given)."""
     app = FastAPI(title="Lineside edge", version="0.1.0",
                   description="Shop-floor inspection and traceability: the edge's JSON API.")
+    settings = settings or UiSettings()
     app.state.core = core
     app.state.devices = devices or list
     app.state.metrics = metrics.registry_for(core, app.state.devices)
+    app.state.ui_settings = settings
+    app.state.hub = hub or EventHub()
+    app.state.throttle = Throttle(settings.throttle_limits, lockout_s=settings.throttle_lockout_s)
     app.include_router(metrics.router)
     app.include_router(api.router)
     app.include_router(vision.router)
+    for router in (signin.router, station.router, inspector.router, supervisor.router, live.router):
+        app.include_router(router, include_in_schema=False)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     for kind, (status, code) in STATUS.items():
         app.add_exception_handler(kind, _handler(status, code))
+    app.add_exception_handler(SignInRequired, sign_in_redirect)  # type: ignore[arg-type]
     return app

@@ -152,10 +152,9 @@ def test_station_active_lot(client, as_operator):
 
 
 def test_aql_lot_gets_its_plan_from_the_tables(client, as_operator):
-    lot = client.post("/api/v1/lots", json={"product": "BLT-M8", "lot": "B-500", "quantity": 500, "supplier": "ACME"},
-                      headers=as_operator).json()
-    plan = lot["sampling"]["mass"]
-    assert (plan["code_letter"], plan["n"], plan["ac"], plan["re"]) == ("H", 50, 3, 4)
+    lot = client.post("/api/v1/lots", json={"product": "BRK-100", "lot": "B-500", "quantity": 500}, headers=as_operator)
+    plan = lot.json()["sampling"]["burr-free"]
+    assert (plan["code_letter"], plan["n"], plan["ac"], plan["re"]) == ("H", 50, 1, 2)
 
 
 def test_metrics_are_prometheus_text(client, as_operator):

@@ -36,10 +36,10 @@ def test_help_lists_the_commands():
 
 
 def test_user_add_refuses_bad_input(db):
-    assert "exists already" in run("user", "add", "sue", "--role", "operator", "--db", db, stdin="1234\n").stderr
-    assert run("user", "add", "x", "--role", "boss", "--db", db, stdin="1234\n").returncode == 2
+    assert "exists already" in run("user", "add", "sue", "--role", "operator", "--db", db, stdin="8642\n").stderr
+    assert run("user", "add", "x", "--role", "boss", "--db", db, stdin="8642\n").returncode == 2
     assert "no PIN" in run("user", "add", "y", "--role", "operator", "--db", db, stdin="").stderr
-    assert "no such store" in run("user", "add", "z", "--role", "operator", "--db", db + "x", stdin="1234\n").stderr
+    assert "no such store" in run("user", "add", "z", "--role", "operator", "--db", db + "x", stdin="8642\n").stderr
 
 
 def test_plan_approve_needs_the_right_secret(db):

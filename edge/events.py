@@ -1,0 +1,79 @@
+"""The in-process event hub: services' callers and the device runtime publish what happened (a measurement
+recorded, a hold placed, a live reading); the UI's server-sent-event streams subscribe. Nothing is stored
+here: the store is the record, an event only says "look again". Must not block a publisher: a subscriber
+that falls behind loses its oldest events and is told so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+QUEUE_MAX = 256
+END = "end"  # not sent to clients: tells each stream to finish (the server is stopping)
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    id: int
+    kind: str  # "measurement", "hold", "lot", "reading", "disposition", "overflow", or END
+    data: dict[str, Any]
+
+    def sse(self) -> str:
+        return f"id: {self.id}\nevent: {self.kind}\ndata: {json.dumps(self.data, default=str)}\n\n"
+
+
+@dataclass(eq=False)
+class Subscription:
+    loop: asyncio.AbstractEventLoop
+    queue: asyncio.Queue[Event] = field(default_factory=lambda: asyncio.Queue(QUEUE_MAX))
+
+    def offer(self, event: Event) -> None:
+        if self.queue.full():
+            self.queue.get_nowait()
+            event = Event(event.id, "overflow", {"missed": True})
+        self.queue.put_nowait(event)
+
+
+class EventHub:
+    """Thread-safe fan-out from any thread to asyncio subscribers."""
+
+    def __init__(self) -> None:
+        self._subscribers: set[Subscription] = set()
+        self._lock = threading.Lock()
+        self._ids = itertools.count(1)
+
+    def publish(self, kind: str, **data: Any) -> Event:
+        event = Event(next(self._ids), kind, data)
+        with self._lock:
+            subscribers = list(self._subscribers)
+        for subscription in subscribers:
+            try:
+                subscription.loop.call_soon_threadsafe(subscription.offer, event)
+            except RuntimeError:  # its loop has closed: the stream is gone
+                self.unsubscribe(subscription)
+        return event
+
+    def end_streams(self) -> None:
+        """Finish every open stream now (a server waits for open responses before it stops); new ones may
+        still subscribe."""
+        self.publish(END)
+
+    def subscribe(self) -> Subscription:
+        subscription = Subscription(asyncio.get_running_loop())
+        with self._lock:
+            self._subscribers.add(subscription)
+        return subscription
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        with self._lock:
+            self._subscribers.discard(subscription)
+
+    @property
+    def subscribers(self) -> int:
+        with self._lock:
+            return len(self._subscribers)
