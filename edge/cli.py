@@ -213,6 +213,9 @@ def _parser() -> argparse.ArgumentParser:
     _add_plan(commands)
     _add_audit(commands)
     _add_trace(commands)
+    from sync.commands import register as register_sync  # sync run/status/..., hq serve/station add
+
+    register_sync(commands)
     return parser
 
 

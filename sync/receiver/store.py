@@ -1,0 +1,219 @@
+"""HQ's store on PostgreSQL (psycopg 3): stations and secrets, nonces, batches and their acks, the records.
+
+Owns every SQL statement of the receiver. A batch is stored in one transaction: COPY into a temporary staging
+table, then INSERT ... ON CONFLICT DO NOTHING on the record key, so a replayed batch changes nothing; the ack is
+kept under the batch's idempotency key and given again, word for word, to a retransmission. Must not know HTTP.
+
+    HqStoreError
+    ├── UnknownStationError    the station is not registered (`lineside hq station add`)
+    └── ReplayError            this station already used this nonce: a captured request sent again
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool
+
+from sync import wire
+from sync.receiver import migrations, records
+from sync.receiver.records import KINDS, MEASUREMENT_FIELDS
+
+SCHEMA = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+NONCE_KEEP_S = 2 * wire.CLOCK_SKEW_S  # a nonce older than this is refused as stale anyway
+M_COLUMNS = ("key", "station", "seq", "uid", *MEASUREMENT_FIELDS, "recorded_at", "payload")
+R_COLUMNS = ("key", "station", "seq", "kind", "uid", "created_at", "payload")
+
+
+class HqStoreError(Exception):
+    """Base of the HQ store's errors."""
+
+
+class UnknownStationError(HqStoreError):
+    pass
+
+
+class ReplayError(HqStoreError):
+    pass
+
+
+class PgStore:
+    """The receiver's store: `open(dsn, schema)` migrates and pools; every method is one transaction."""
+
+    def __init__(self, pool: ConnectionPool, kinds: frozenset[str] = KINDS):
+        self.pool = pool
+        self.kinds = kinds
+        self._partitions: set[tuple[int, int]] = set()
+
+    @classmethod
+    def open(cls, dsn: str, schema: str = "lineside", *, kinds: frozenset[str] = KINDS, max_size: int = 8
+             ) -> PgStore:
+        if not SCHEMA.match(schema):
+            raise HqStoreError(f"schema name {schema!r} must be lower-case letters, digits and _")
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+        pool = ConnectionPool(dsn, min_size=1, max_size=max_size, open=True,
+                              kwargs={"autocommit": True, "options": f"-c search_path={schema}"})
+        with pool.connection() as conn:
+            migrations.migrate(conn)
+        return cls(pool, kinds)
+
+    def close(self) -> None:
+        self.pool.close()
+
+    # -- stations ----------------------------------------------------------------------------------------------
+
+    def add_station(self, station: str, secret: str, plant: str | None = None) -> None:
+        """Register a station (or give it a new secret); its plant defaults to the part before the first dot."""
+        with self.pool.connection() as conn:
+            conn.execute("INSERT INTO stations (station, plant, secret) VALUES (%s, %s, %s) ON CONFLICT (station) "
+                         "DO UPDATE SET secret = excluded.secret, plant = excluded.plant",
+                         (station, plant or station.split(".")[0], secret))
+
+    def secret(self, station: str) -> str:
+        with self.pool.connection() as conn:
+            row = conn.execute("SELECT secret FROM stations WHERE station = %s", (station,)).fetchone()
+        if row is None:
+            raise UnknownStationError(f"unknown station {station!r}")
+        return str(row[0])
+
+    def station(self, station: str) -> dict[str, Any]:
+        with self.pool.connection() as conn:
+            row = conn.execute("SELECT station, plant, high_water, last_seen_at FROM stations WHERE station = %s",
+                               (station,)).fetchone()
+        if row is None:
+            raise UnknownStationError(f"unknown station {station!r}")
+        return {"station": row[0], "plant": row[1], "high_water": row[2],
+                "last_seen_at": row[3].isoformat() if row[3] else None}
+
+    def use_nonce(self, station: str, nonce: str) -> None:
+        """Remember a nonce for as long as its timestamp could pass; raises ReplayError if already seen."""
+        with self.pool.connection() as conn, conn.transaction():
+            conn.execute("DELETE FROM nonces WHERE station = %s AND seen_at < now() - make_interval(secs => %s)",
+                         (station, NONCE_KEEP_S))
+            if not conn.execute("INSERT INTO nonces (station, nonce) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                                (station, nonce)).rowcount:
+                raise ReplayError(f"nonce {nonce} was already used by station {station!r}")
+
+    # -- batches -------------------------------------------------------------------------------------------
+
+    def receive(self, station: str, batch_key: str, body: bytes, batch: list[Any]) -> tuple[dict[str, Any], bool]:
+        """Store a batch's acceptable records; returns (ack, replayed). The same batch again changes nothing."""
+        digest = hashlib.sha256(body).hexdigest()
+        try:
+            return self._receive(station, batch_key, digest, batch)
+        except BaseException:
+            self._partitions.clear()  # a partition created in a rolled-back transaction is gone again
+            raise
+
+    def _receive(self, station: str, batch_key: str, digest: str, batch: list[Any]) -> tuple[dict[str, Any], bool]:
+        with self.pool.connection() as conn, conn.transaction():
+            high_water = self._lock_station(conn, station)
+            kept = conn.execute("SELECT body_sha256, ack FROM batches WHERE batch_key = %s AND station = %s",
+                                (batch_key, station)).fetchone()
+            if kept and kept[0] == digest and not kept[1]["rejected"]:
+                return kept[1], True
+            checked = records.check(station, batch, self.kinds)
+            self._copy(conn, checked)
+            ack = {"format": wire.FORMAT, "station": station, "batch": batch_key, "records": len(batch),
+                   "stored": len(checked.seqs), "rejected": checked.rejected,
+                   "high_water": self._advance(conn, station, high_water, checked.seqs)}
+            conn.execute("INSERT INTO batches (batch_key, station, body_sha256, ack) VALUES (%s, %s, %s, %s) "
+                         "ON CONFLICT (batch_key) DO UPDATE SET body_sha256 = excluded.body_sha256, "
+                         "ack = excluded.ack, received_at = now()", (batch_key, station, digest, Jsonb(ack)))
+        return ack, False
+
+    def _lock_station(self, conn: psycopg.Connection, station: str) -> int:
+        # One batch of a station at a time: the high-water mark and the spans move together.
+        row = conn.execute("SELECT high_water FROM stations WHERE station = %s FOR UPDATE", (station,)).fetchone()
+        if row is None:
+            raise UnknownStationError(f"unknown station {station!r}")
+        return int(row[0])
+
+    def _copy(self, conn: psycopg.Connection, checked: records.Checked) -> None:
+        if checked.measurements:
+            self._ensure_partitions(conn, checked.months)
+            _stage_and_insert(conn, "measurements", M_COLUMNS, checked.measurements)
+        if checked.others:
+            _stage_and_insert(conn, "records", R_COLUMNS, checked.others)
+
+    def _ensure_partitions(self, conn: psycopg.Connection, months: Iterable[tuple[int, int]]) -> None:
+        for year, month in sorted(set(months) - self._partitions):
+            start = datetime(year, month, 1, tzinfo=UTC)
+            end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=UTC)
+            with conn.transaction():  # a savepoint: the lock is held to the end of the outer transaction
+                conn.execute("SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.partitions'))")
+                conn.execute(f"CREATE TABLE IF NOT EXISTS measurements_y{year}m{month:02d} PARTITION OF "
+                             f"measurements FOR VALUES FROM ('{start.isoformat()}') TO ('{end.isoformat()}')")
+            self._partitions.add((year, month))
+
+    def _advance(self, conn: psycopg.Connection, station: str, high_water: int, seqs: list[int]) -> int:
+        """Fold this batch's seqs into the station's high-water mark: every seq up to it is held here."""
+        with conn.cursor() as cur:
+            cur.executemany("INSERT INTO spans (station, first_seq, last_seq) VALUES (%s, %s, %s) "
+                            "ON CONFLICT DO NOTHING", [(station, a, b) for a, b in runs(seqs) if b > high_water])
+        while True:
+            row = conn.execute("SELECT max(last_seq) FROM spans WHERE station = %s AND first_seq <= %s "
+                               "AND last_seq > %s", (station, high_water + 1, high_water)).fetchone()
+            if row is None or row[0] is None:
+                break
+            high_water = int(row[0])
+        conn.execute("DELETE FROM spans WHERE station = %s AND last_seq <= %s", (station, high_water))
+        conn.execute("UPDATE stations SET high_water = %s, last_seen_at = now() WHERE station = %s",
+                     (high_water, station))
+        return high_water
+
+    # -- reading ------------------------------------------------------------------------------------------
+
+    def open_items(self) -> list[dict[str, Any]]:
+        """Open nonconformities and holds across stations and plants, as their latest versions say."""
+        with self.pool.connection() as conn:
+            cursor = conn.execute(OPEN_ITEMS)
+            names = [c.name for c in cursor.description or ()]
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    def counts(self) -> dict[str, int]:
+        with self.pool.connection() as conn:
+            m = conn.execute("SELECT count(*) FROM measurements").fetchone()
+            r = conn.execute("SELECT count(*) FROM records").fetchone()
+        return {"measurements": int(m[0]) if m else 0, "records": int(r[0]) if r else 0}
+
+
+def _stage_and_insert(conn: psycopg.Connection, table: str, columns: tuple[str, ...],
+                      rows: list[tuple[Any, ...]]) -> None:
+    names = ", ".join(columns)
+    conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS stage_{table} (LIKE {table}) ON COMMIT DELETE ROWS")
+    with conn.cursor() as cur, cur.copy(f"COPY stage_{table} ({names}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+    conn.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM stage_{table} ON CONFLICT DO NOTHING")
+
+
+def runs(seqs: Iterable[int]) -> list[tuple[int, int]]:
+    """Contiguous runs of seqs, as (first, last) pairs."""
+    found: list[tuple[int, int]] = []
+    for seq in sorted(set(seqs)):
+        if found and seq == found[-1][1] + 1:
+            found[-1] = (found[-1][0], seq)
+        else:
+            found.append((seq, seq))
+    return found
+
+
+OPEN_ITEMS = """
+SELECT s.plant, latest.station, latest.kind, latest.uid, latest.payload, lot.payload->>'lot_number' AS lot_number,
+       lot.payload->>'product' AS product
+FROM (SELECT DISTINCT ON (kind, station, uid) kind, station, uid, seq, payload FROM records
+      WHERE kind IN ('nonconformities', 'holds') ORDER BY kind, station, uid, seq DESC) AS latest
+JOIN stations s ON s.station = latest.station
+LEFT JOIN LATERAL (SELECT payload FROM records l WHERE l.kind = 'lots' AND l.station = latest.station
+                   AND l.uid = latest.payload->>'lot_uid' ORDER BY seq DESC LIMIT 1) AS lot ON true
+WHERE latest.payload->>'status' = 'open'
+ORDER BY s.plant, latest.station, latest.kind, latest.payload->>'opened_at'
+"""

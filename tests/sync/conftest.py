@@ -1,0 +1,98 @@
+"""Fixtures for sync: a real PostgreSQL schema of our own per test, the receiver in-process, a line to HQ.
+
+The line is an httpx transport in front of the receiver's ASGI app (through Starlette's TestClient) that can
+be cut (connection refused) or made to lose answers after HQ has processed the request, so the failures the
+tests need are real failures of the real stack, not mocks of our own code.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import httpx
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+
+from edge.config import SyncSettings
+from sync.client import SyncClient
+from sync.receiver.app import create_app
+from sync.receiver.store import PgStore
+
+DSN = os.environ.get("LINESIDE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+STATION = "plant-01.line-a"
+SECRET = "a-station-secret-of-some-length"
+
+
+@pytest.fixture(scope="session")
+def pg_dsn() -> str:
+    try:
+        psycopg.connect(DSN, connect_timeout=3).close()
+    except psycopg.OperationalError as exc:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"no PostgreSQL at {DSN}: {exc}")
+    return DSN
+
+
+@pytest.fixture
+def hq_store(pg_dsn: str) -> Iterator[PgStore]:
+    schema = f"test_sync_{uuid.uuid4().hex[:12]}"
+    store = PgStore.open(pg_dsn, schema, max_size=4)
+    store.add_station(STATION, SECRET)
+    yield store
+    store.close()
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+class Line(httpx.BaseTransport):
+    """The network between edge and HQ: "up", "down" (refused), or "lossy" (HQ acts, the answer is lost)."""
+
+    def __init__(self, app):
+        self.hq = TestClient(app, base_url="http://testserver")
+        self.state = "up"
+        self.requests: list[httpx.Request] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        if self.state == "down":
+            raise httpx.ConnectError("connection refused", request=request)
+        answer = self.hq.send(request)
+        if self.state == "lossy":
+            raise httpx.ReadTimeout("the answer was lost", request=request)
+        return httpx.Response(answer.status_code, headers=answer.headers, content=answer.content)
+
+    def posts(self) -> list[httpx.Request]:
+        return [r for r in self.requests if r.method == "POST"]
+
+
+@pytest.fixture
+def hq_app(hq_store: PgStore):
+    return create_app(hq_store)
+
+
+@pytest.fixture
+def line(hq_app) -> Line:
+    return Line(hq_app)
+
+
+def settings(**changes) -> SyncSettings:
+    values = {"hq_url": "http://testserver", "secret": SECRET, "batch_records": 4, "backoff_s": 0.5,
+              "attempts": 3, **changes}
+    return SyncSettings(**values)
+
+
+@pytest.fixture
+def sleeps() -> list[float]:
+    return []
+
+
+@pytest.fixture
+def make_client(core, line, sleeps):
+    def make(**changes) -> SyncClient:
+        http = httpx.Client(base_url="http://testserver", transport=line)
+        return SyncClient(core.store, settings(**changes), STATION, http=http, sleep=sleeps.append)
+    return make
