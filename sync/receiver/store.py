@@ -188,7 +188,8 @@ class PgStore:
 def _stage_and_insert(conn: psycopg.Connection, table: str, columns: tuple[str, ...],
                       rows: list[tuple[Any, ...]]) -> None:
     names = ", ".join(columns)
-    conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS stage_{table} (LIKE {table}) ON COMMIT DELETE ROWS")
+    conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS stage_{table} (LIKE {table} INCLUDING DEFAULTS) "
+                 "ON COMMIT DELETE ROWS")
     with conn.cursor() as cur, cur.copy(f"COPY stage_{table} ({names}) FROM STDIN") as copy:
         for row in rows:
             copy.write_row(row)
