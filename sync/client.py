@@ -20,6 +20,7 @@ import random
 import ssl
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -115,15 +116,35 @@ class SyncClient:
         result.high_water = self.high_water()
         outbox.mark_sent_through(self.store, self.prefix, result.high_water)
         after, up_to = 0, outbox.last_seq(self.store)
-        while batch := outbox.pending(self.store, after, up_to, self.settings.batch_records,
-                                      self.settings.batch_bytes):
-            ack = self.send(batch)
-            result.batches += 1
-            result.sent += outbox.mark_sent(self.store, _stored_keys(batch, ack))
-            result.quarantined += outbox.quarantine(self.store, _rejections(ack))
-            result.high_water = ack.get("high_water", result.high_water)
-            if ack.get("stored") is not None:
-                after = batch[-1].seq  # else (a 422) the records not rejected are read again, in a new batch
+        inflight: tuple[list[wire.Record], Future[dict[str, Any]]] | None = None
+        # One batch in flight while the next is read and encoded: HQ and the edge work at the same time, and
+        # HQ still receives the station's batches one after the other, in seq order.
+        with ThreadPoolExecutor(1, thread_name_prefix="lineside-sync") as sender:
+            while True:
+                batch = outbox.pending(self.store, after, up_to, self.settings.batch_records,
+                                       self.settings.batch_bytes)
+                encoded = wire.encode_batch(self.station, batch) if batch else None
+                if inflight is not None:
+                    previous, answer = inflight
+                    inflight = None
+                    if not self._settle(previous, answer.result(), result):
+                        after = previous[0].seq - 1  # a 422: read the records it did not reject again
+                        continue
+                if not batch or encoded is None:
+                    return
+                inflight = (batch, sender.submit(self._deliver, batch, *encoded))
+                after = batch[-1].seq
+
+    def _settle(self, batch: list[wire.Record], ack: dict[str, Any], result: RunResult) -> bool:
+        """Record HQ's answer to a batch; False when HQ stored none of it (a 422) and the rest must go again."""
+        rejected = _rejections(ack)
+        stored = _stored_keys(batch, ack, rejected)
+        sent, quarantined = outbox.settle(self.store, stored, rejected)
+        result.batches += 1
+        result.sent += sent
+        result.quarantined += quarantined
+        result.high_water = ack.get("high_water", result.high_water)
+        return ack.get("stored") is not None
 
     def high_water(self) -> int:
         answer = self._request("GET", wire.STATION_PATH.format(station=self.station), b"", {})
@@ -134,7 +155,9 @@ class SyncClient:
 
     def send(self, batch: list[wire.Record]) -> dict[str, Any]:
         """Deliver one batch; returns HQ's acknowledgement (HQ holds its records, but for those it rejected)."""
-        key, body = wire.encode_batch(self.station, batch)
+        return self._deliver(batch, *wire.encode_batch(self.station, batch))
+
+    def _deliver(self, batch: list[wire.Record], key: str, body: bytes) -> dict[str, Any]:
         headers = {"Content-Type": "application/json", "Content-Encoding": "gzip", wire.H_IDEMPOTENCY: key}
         try:
             return self._request("POST", wire.BATCHES_PATH, body, headers)
@@ -188,10 +211,9 @@ def _rejections(ack: dict[str, Any]) -> dict[str, str]:
         raise HqProtocolError(f"HQ's 'rejected' list is malformed: {rejected!r:.200}") from None
 
 
-def _stored_keys(batch: list[wire.Record], ack: dict[str, Any]) -> list[str]:
+def _stored_keys(batch: list[wire.Record], ack: dict[str, Any], rejected: dict[str, str]) -> list[str]:
     if ack.get("stored") is None:
         return []  # a 422: nothing of this batch was stored; the records not rejected stay pending
     if ack.get("batch") != wire.batch_key(ack.get("station", ""), batch[0].key, batch[-1].key, len(batch)):
         raise HqProtocolError("HQ acknowledged a different batch than the one sent")
-    rejected = _rejections(ack)
     return [r.key for r in batch if r.key not in rejected]

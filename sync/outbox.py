@@ -96,12 +96,18 @@ def last_seq(store: Store) -> int:
 
 # -- recording, through the single writer ---------------------------------------------------------------------
 
-def mark_sent(store: Store, keys: list[str]) -> int:
-    """Record that HQ holds these rows; returns how many changed."""
-    def job(tx: Tx) -> int:
-        return sum(tx.execute("UPDATE outbox SET sent_at = ?, attempts = attempts + 1, error = NULL, "
-                              "quarantined_at = NULL WHERE key = ? AND sent_at IS NULL", (tx.at, key))
-                   for key in keys)
+def settle(store: Store, sent: list[str], rejected: dict[str, str]) -> tuple[int, int]:
+    """In one transaction: these rows HQ holds, these it refused (quarantined, with the reason for each).
+
+    Returns how many rows were marked sent and how many quarantined."""
+    def job(tx: Tx) -> tuple[int, int]:
+        marked = tx.conn.executemany("UPDATE outbox SET sent_at = ?, attempts = attempts + 1, error = NULL, "
+                                     "quarantined_at = NULL WHERE key = ? AND sent_at IS NULL",
+                                     [(tx.at, key) for key in sent]).rowcount
+        held = tx.conn.executemany("UPDATE outbox SET quarantined_at = ?, attempts = attempts + 1, error = ? "
+                                   "WHERE key = ? AND sent_at IS NULL",
+                                   [(tx.at, reason[:1000], key) for key, reason in rejected.items()]).rowcount
+        return marked, held
     return store.write(job)
 
 
@@ -111,15 +117,6 @@ def mark_sent_through(store: Store, prefix: str, high_water: int) -> int:
         return tx.execute("UPDATE outbox SET sent_at = ?, error = NULL, quarantined_at = NULL "
                           "WHERE sent_at IS NULL AND seq <= ? AND substr(key, 1, ?) = ?",
                           (tx.at, high_water, len(prefix), prefix))
-    return store.write(job)
-
-
-def quarantine(store: Store, reasons: dict[str, str]) -> int:
-    """Set these rows aside with HQ's reason for each; the rows behind them go on."""
-    def job(tx: Tx) -> int:
-        return sum(tx.execute("UPDATE outbox SET quarantined_at = ?, attempts = attempts + 1, error = ? "
-                              "WHERE key = ? AND sent_at IS NULL", (tx.at, reason[:1000], key))
-                   for key, reason in reasons.items())
     return store.write(job)
 
 

@@ -35,7 +35,32 @@ class Checked:
     months: set[tuple[int, int]] = field(default_factory=set)
 
 
+def check_envelopes(station: str, records: list[Any], kinds: frozenset[str] = KINDS
+                    ) -> tuple[list[tuple[Any, ...]], list[dict[str, str]]]:
+    """The fast first pass: each record's own fields, key, kind and sha256, leaving its payload to the database.
+
+    Returns rows (key, station, seq, kind, uid, created_at, payload) to stage, and the rejections."""
+    rows: list[tuple[Any, ...]] = []
+    rejected: list[dict[str, str]] = []
+    seen: set[str] = set()
+    for index, record in enumerate(records):
+        key = record.get("key") if isinstance(record, dict) else None
+        try:
+            if key in seen:
+                raise RecordError("the same key appears twice in this batch")
+            _check_fields(station, record)
+            if record["kind"] not in kinds:
+                raise RecordError(f"unknown kind {record['kind']!r} (this HQ accepts: {', '.join(sorted(kinds))})")
+            seen.add(key)
+            rows.append((key, station, record["seq"], record["kind"], record["uid"], record["created_at"],
+                         record["payload"]))
+        except RecordError as exc:
+            rejected.append({"key": str(key) if key is not None else f"#{index}", "reason": str(exc)})
+    return rows, rejected
+
+
 def check(station: str, records: list[Any], kinds: frozenset[str] = KINDS) -> Checked:
+    """The full check in Python, payloads included: the slow path, for a batch the fast one could not take."""
     checked = Checked()
     seen: set[str] = set()
     for index, record in enumerate(records):
@@ -71,7 +96,8 @@ def _check_fields(station: str, record: Any) -> None:
     if not isinstance(record, dict):
         raise RecordError("a record must be a JSON object")
     for name, kind in FIELDS.items():
-        if not isinstance(record.get(name), kind) or isinstance(record.get(name), bool):
+        value = record.get(name)
+        if type(value) is not kind:  # exactly: a bool is not a seq
             raise RecordError(f"field {name!r} must be {'an integer' if kind is int else 'text'}")
     if record["key"] != f"{station}:{record['seq']}" or record["seq"] < 1:
         raise RecordError(f"key {record['key']!r} is not '{station}:<seq>' with this record's seq")
