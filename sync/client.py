@@ -70,7 +70,10 @@ def read_secret(settings: SyncSettings) -> str:
 def http_client(settings: SyncSettings) -> httpx.Client:
     verify: ssl.SSLContext | bool = True
     if settings.ca_bundle:
-        verify = ssl.create_default_context(cafile=settings.ca_bundle)
+        try:
+            verify = ssl.create_default_context(cafile=settings.ca_bundle)
+        except (OSError, ssl.SSLError) as exc:
+            raise SyncConfigError(f"[sync] ca_bundle {settings.ca_bundle}: {exc}") from None
     return httpx.Client(base_url=settings.hq_url, verify=verify, timeout=settings.timeout_s)
 
 
