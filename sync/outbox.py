@@ -41,8 +41,8 @@ class Depth:
 def depth(store: Store, alarm_bytes: int, *, at: datetime | None = None) -> Depth:
     """The outbox's depth, unsent bytes, oldest age and alarm state, and the last sync run."""
     row = store.query_one(
-        "SELECT COUNT(*) AS pending, COALESCE(SUM(LENGTH(payload)), 0) AS bytes, MIN(created_at) AS oldest "
-        f"FROM outbox WHERE {PENDING}") or {}
+        "SELECT COUNT(*) AS pending, COALESCE(SUM(LENGTH(CAST(payload AS BLOB))), 0) AS bytes, "
+        f"MIN(created_at) AS oldest FROM outbox WHERE {PENDING}") or {}
     quarantined = store.query_one("SELECT COUNT(*) AS n FROM outbox WHERE sent_at IS NULL "
                                   "AND quarantined_at IS NOT NULL") or {"n": 0}
     sent = store.query_one("SELECT COUNT(*) AS n FROM outbox WHERE sent_at IS NOT NULL") or {"n": 0}
@@ -82,7 +82,7 @@ def pending(store: Store, after_seq: int, up_to_seq: int, max_records: int, max_
     batch: list[Record] = []
     size = 0
     for row in rows:
-        size += len(row[5])
+        size += len(row[5].encode())
         if batch and size > max_bytes:
             break
         batch.append(Record(*row))

@@ -42,7 +42,7 @@ def check_envelopes(station: str, records: list[Any], kinds: frozenset[str] = KI
     Returns rows (key, station, seq, kind, uid, created_at, payload) to stage, and the rejections."""
     rows: list[tuple[Any, ...]] = []
     rejected: list[dict[str, str]] = []
-    seen: set[str] = set()
+    seen: set[Any] = set()
     for index, record in enumerate(records):
         key = record.get("key") if isinstance(record, dict) else None
         try:
@@ -62,7 +62,7 @@ def check_envelopes(station: str, records: list[Any], kinds: frozenset[str] = KI
 def check(station: str, records: list[Any], kinds: frozenset[str] = KINDS) -> Checked:
     """The full check in Python, payloads included: the slow path, for a batch the fast one could not take."""
     checked = Checked()
-    seen: set[str] = set()
+    seen: set[Any] = set()
     for index, record in enumerate(records):
         key = record.get("key") if isinstance(record, dict) else None
         try:
@@ -107,6 +107,8 @@ def _check_fields(station: str, record: Any) -> None:
 
 
 def _payload(record: dict[str, Any]) -> dict[str, Any]:
+    if "\\u0000" in record["payload"]:
+        raise RecordError("payload contains the character U+0000, which PostgreSQL cannot store in jsonb")
     try:
         payload = json.loads(record["payload"])
     except json.JSONDecodeError as exc:

@@ -143,6 +143,7 @@ class PgStore:
                 seqs, refused = self._store_fast(conn, rows)
             return seqs, _in_order(batch, rejected + refused)
         except psycopg.errors.DataError:
+            self._partitions.clear()  # any made in the savepoint are gone with it
             checked = records.check(station, batch, self.kinds)
             self._copy(conn, checked)
             return checked.seqs, checked.rejected

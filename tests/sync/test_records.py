@@ -88,3 +88,11 @@ def test_high_water_mark_folds_spans_as_gaps_fill(hq_store):
 def test_runs():
     assert runs([5, 1, 2, 3, 7, 8, 3]) == [(1, 3), (5, 5), (7, 8)]
     assert runs([]) == []
+
+
+def test_a_payload_postgresql_cannot_hold_is_rejected_alone(hq_store):
+    nul = {**rec(2), "payload": json.dumps({"uid": "u2", "note": "a\u0000b",
+                                            "recorded_at": "2026-11-29T10:00:00Z"}), "sha256": None}
+    ack, _ = hq_store.receive(STATION, "k1", b"body", [rec(1), nul, rec(3, recorded_at="2027-05-01T00:00:00Z")])
+    assert ack["stored"] == 2 and "U+0000" in ack["rejected"][0]["reason"]
+    assert hq_store.counts()["measurements"] == 2  # the May partition was made again after the fallback
