@@ -45,12 +45,13 @@ def create_app(store: PgStore, *, clock: Callable[[], float] = time.time) -> Fas
     @app.post(wire.BATCHES_PATH)
     async def post_batch(request: Request) -> JSONResponse:
         body = await request.body()
-        ack, replayed = await run_in_threadpool(receiver.batch, request.url.path, request.headers, body)
+        ack, replayed = await run_in_threadpool(receiver.batch, wire.BATCHES_PATH, request.headers, body)
         return JSONResponse(ack, headers={wire.H_REPLAYED: "true"} if replayed else None)
 
     @app.get(wire.STATION_PATH)
     async def get_station(station: str, request: Request) -> dict[str, Any]:
-        return await run_in_threadpool(receiver.station, station, request.url.path, request.headers)
+        path = wire.STATION_PATH.format(station=station)
+        return await run_in_threadpool(receiver.station, station, path, request.headers)
 
     @app.get("/", response_class=HTMLResponse)
     async def open_items() -> str:
@@ -66,7 +67,10 @@ def create_app(store: PgStore, *, clock: Callable[[], float] = time.time) -> Fas
 
 
 class Receiver:
-    """The checks of one request, in order: signature headers, station, signature and clock, nonce, body."""
+    """The checks of one request, in order: signature headers, station, signature and clock, nonce, body.
+
+    The signed path is the route's own (`/v1/batches`), not the URL as received: a proxy may mount the
+    receiver under any prefix without breaking signatures."""
 
     def __init__(self, store: PgStore, clock: Callable[[], float]):
         self.store, self.clock = store, clock
