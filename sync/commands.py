@@ -66,7 +66,8 @@ def _edge(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 
 def _hq(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    parser.add_argument("--dsn", required=True, help="PostgreSQL connection string")
+    parser.add_argument("--dsn", required=True, help="PostgreSQL connection string (or sqlite:PATH for the "
+                        "embedded store of the demo)")
     parser.add_argument("--schema", default="lineside", help="PostgreSQL schema (default: lineside)")
     return parser
 
@@ -192,6 +193,15 @@ def _hq_store(args: argparse.Namespace) -> Any:
 
     from sync.receiver.store import HqStoreError, PgStore
 
+    if args.dsn.startswith("sqlite:"):  # the embedded store, for the demo: sqlite:PATH
+        import sqlite3
+
+        from sync.receiver.embedded import SqliteHqStore
+
+        try:
+            return SqliteHqStore.open(args.dsn.removeprefix("sqlite:"))
+        except sqlite3.Error as exc:
+            raise _Stop(f"cannot open HQ's store at {args.dsn}: {exc}") from None
     try:
         return PgStore.open(args.dsn, args.schema)
     except (HqStoreError, psycopg.Error) as exc:

@@ -20,7 +20,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from sync import wire
-from sync.receiver.store import PgStore, ReplayError, UnknownStationError
+from sync.receiver.store import HqStore, ReplayError, UnknownStationError
 
 TEMPLATES = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
                         autoescape=select_autoescape())
@@ -34,7 +34,7 @@ class Refused(Exception):
         self.status, self.code, self.detail = status, code, detail
 
 
-def create_app(store: PgStore, *, clock: Callable[[], float] = time.time) -> FastAPI:
+def create_app(store: HqStore, *, clock: Callable[[], float] = time.time) -> FastAPI:
     app = FastAPI(title="Lineside HQ receiver", version="1")
     receiver = Receiver(store, clock)
 
@@ -72,7 +72,7 @@ class Receiver:
     The signed path is the route's own (`/v1/batches`), not the URL as received: a proxy may mount the
     receiver under any prefix without breaking signatures."""
 
-    def __init__(self, store: PgStore, clock: Callable[[], float]):
+    def __init__(self, store: HqStore, clock: Callable[[], float]):
         self.store, self.clock = store, clock
 
     def batch(self, path: str, headers: Any, body: bytes) -> tuple[dict[str, Any], bool]:

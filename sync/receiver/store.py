@@ -15,7 +15,7 @@ import hashlib
 import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import psycopg
 from psycopg.types.json import Jsonb
@@ -41,6 +41,23 @@ class UnknownStationError(HqStoreError):
 
 class ReplayError(HqStoreError):
     pass
+
+
+class HqStore(Protocol):
+    """What the receiver needs of a store: `PgStore` in production, `embedded.SqliteHqStore` for the demo."""
+
+    kinds: frozenset[str]
+
+    def add_station(self, station: str, secret: str, plant: str | None = None) -> None: ...
+    def secret(self, station: str) -> str: ...
+    def station(self, station: str) -> dict[str, Any]: ...
+    def use_nonce(self, station: str, nonce: str) -> None: ...
+    def receive(self, station: str, batch_key: str, body: bytes, batch: list[Any]
+                ) -> tuple[dict[str, Any], bool]: ...
+    def open_items(self) -> list[dict[str, Any]]: ...
+    def counts(self) -> dict[str, int]: ...
+    def keys(self) -> list[str]: ...
+    def close(self) -> None: ...
 
 
 class PgStore:
@@ -213,6 +230,12 @@ class PgStore:
             m = conn.execute("SELECT count(*) FROM measurements").fetchone()
             r = conn.execute("SELECT count(*) FROM records").fetchone()
         return {"measurements": int(m[0]) if m else 0, "records": int(r[0]) if r else 0}
+
+    def keys(self) -> list[str]:
+        """Every record key held, sorted: for checks and tests, not for large stores."""
+        with self.pool.connection() as conn:
+            return [r[0] for r in conn.execute("SELECT key FROM measurements UNION ALL SELECT key FROM records "
+                                               "ORDER BY key")]
 
 
 def _stage_and_insert(conn: psycopg.Connection, table: str, columns: tuple[str, ...],

@@ -23,7 +23,8 @@ from edge.config import LineConfig, SyncSettings
 from edge.core import Core, open_core
 from sync.client import SyncClient
 from sync.receiver.app import create_app
-from sync.receiver.store import PgStore
+from sync.receiver.embedded import SqliteHqStore
+from sync.receiver.store import HqStore, PgStore
 from tests.conftest import OPERATOR_PIN, SUPERVISOR_SECRET, TODAY
 
 DSN = os.environ.get("LINESIDE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
@@ -114,9 +115,21 @@ class Line(httpx.BaseTransport):
         return [a for a in self.answers if a.request.method == "POST"]
 
 
+@pytest.fixture(params=["postgresql", "sqlite"])
+def hq(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[HqStore]:
+    """HQ's store: PostgreSQL (production) and the embedded SQLite one (the demo) must behave alike."""
+    if request.param == "postgresql":
+        yield request.getfixturevalue("hq_store")
+        return
+    store = SqliteHqStore.open(tmp_path / "hq.db")
+    store.add_station(STATION, SECRET)
+    yield store
+    store.close()
+
+
 @pytest.fixture
-def hq_app(hq_store: PgStore):
-    return create_app(hq_store)
+def hq_app(hq: HqStore):
+    return create_app(hq)
 
 
 @pytest.fixture

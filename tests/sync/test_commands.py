@@ -101,3 +101,15 @@ def test_schedule_runs_at_each_cron_time_until_stopped():
     assert run_on_schedule(run_once, "0 2 * * *", stop, clock=lambda: next(times)) == 2
     assert next_run("0 2 * * *", datetime(2026, 11, 29, 2, 0, tzinfo=UTC)) == datetime(2026, 11, 30, 2, 0,
                                                                                          tzinfo=UTC)
+
+
+def test_hq_station_add_on_the_embedded_store(capsys, monkeypatch, tmp_path):
+    monkeypatch.setattr("sys.stdin", io.StringIO("a-secret-for-the-demo-station\n"))
+    db = tmp_path / "hq.db"
+    code, out, _ = run(capsys, "hq", "station", "add", "demo.line-1", "--dsn", f"sqlite:{db}")
+    assert code == 0 and "registered" in out
+    from sync.receiver.embedded import SqliteHqStore
+
+    store = SqliteHqStore.open(db)
+    assert store.secret("demo.line-1") == "a-secret-for-the-demo-station"
+    store.close()
