@@ -10,7 +10,9 @@ how HQ stores anything (sync.wire is the whole contract).
     ├── SyncConfigError        no [sync] section, or its secret cannot be read
     ├── HqUnreachableError     the network or HQ failed on every try (httpx transport errors, 5xx, 429)
     ├── HqRefusedError         HQ refuses the station itself: unknown station, bad signature, clock (401/403)
-    └── HqProtocolError        HQ's answer does not follow the wire format (other 4xx, unparseable acks)
+    ├── HqProtocolError        HQ's answer does not follow the wire format (other 4xx, unparseable acks)
+    └── OutboxBehindHqError    HQ holds more of this station than this store ever wrote: a restored backup,
+                               or two edges with one site and line id; nothing is sent until a person decides
 """
 
 from __future__ import annotations
@@ -52,6 +54,10 @@ class HqRefusedError(SyncError):
 
 
 class HqProtocolError(SyncError):
+    pass
+
+
+class OutboxBehindHqError(SyncError):
     pass
 
 
@@ -116,9 +122,14 @@ class SyncClient:
         return result
 
     def _push(self, result: RunResult) -> None:
-        result.high_water = self.high_water()
-        outbox.mark_sent_through(self.store, self.prefix, result.high_water)
         after, up_to = 0, outbox.last_seq(self.store)
+        result.high_water = self.high_water()
+        if result.high_water > up_to:
+            raise OutboxBehindHqError(
+                f"HQ holds records of {self.station} up to seq {result.high_water}, but this store's outbox ends at "
+                f"{up_to}: is it restored from a backup, or does another edge use the same site and line ids? "
+                "Nothing was sent; new records would reuse keys HQ already holds")
+        outbox.mark_sent_through(self.store, self.prefix, result.high_water)
         inflight: tuple[list[wire.Record], Future[dict[str, Any]]] | None = None
         # One batch in flight while the next is read and encoded: HQ and the edge work at the same time, and
         # HQ still receives the station's batches one after the other, in seq order.
@@ -179,6 +190,8 @@ class SyncClient:
             except httpx.TransportError as exc:
                 last = f"{type(exc).__name__}: {exc}"
                 continue
+            except httpx.HTTPError as exc:  # not the network: a redirect loop, an undecodable answer
+                raise HqProtocolError(f"{method} {path}: {type(exc).__name__}: {exc}") from None
             if response.status_code not in RETRY_STATUSES:
                 return _answer(response)
             last = f"HTTP {response.status_code}: {response.text[:200]}"

@@ -20,7 +20,7 @@ from typing import Any
 from sync import wire
 from sync.receiver import records
 from sync.receiver.records import KINDS
-from sync.receiver.store import NONCE_KEEP_S, ReplayError, UnknownStationError, runs
+from sync.receiver.store import CONFLICT, NONCE_KEEP_S, ReplayError, UnknownStationError, runs
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS stations (station TEXT PRIMARY KEY, plant TEXT NOT NULL, secret TEXT NOT NULL,
@@ -107,7 +107,7 @@ class SqliteHqStore:
             if kept and kept[0] == digest and not json.loads(kept[1])["rejected"]:
                 return json.loads(kept[1]), True
             checked = records.check(station, batch, self.kinds)
-            self._insert(conn, checked)
+            _refuse_conflicts(checked, self._insert(conn, checked))
             ack = {"format": wire.FORMAT, "station": station, "batch": batch_key, "records": len(batch),
                    "stored": len(checked.seqs), "rejected": checked.rejected,
                    "high_water": _advance(conn, station, int(row[0]), checked.seqs)}
@@ -117,11 +117,18 @@ class SqliteHqStore:
         return ack, False
 
     @staticmethod
-    def _insert(conn: sqlite3.Connection, checked: records.Checked) -> None:
+    def _insert(conn: sqlite3.Connection, checked: records.Checked) -> set[str]:
+        """Insert what is new; returns the keys held already with a different record (never overwritten)."""
         # Rows as records.check builds them; a measurement's time is its recorded_at, any other's created_at.
         rows = [(r[0], r[1], r[2], "measurements", r[3], r[10].isoformat(), r[11]) for r in checked.measurements]
         rows += [(r[0], r[1], r[2], r[3], r[4], r[5].isoformat(), r[6]) for r in checked.others]
-        conn.executemany("INSERT INTO records VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING", rows)
+        inserted = conn.executemany("INSERT INTO records VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                                    rows).rowcount
+        if inserted == len(rows):
+            return set()
+        held = {key: payload for key, payload in conn.execute(
+            f"SELECT key, payload FROM records WHERE key IN ({','.join('?' * len(rows))})", [r[0] for r in rows])}
+        return {row[0] for row in rows if held.get(row[0]) != row[6]}
 
     def open_items(self) -> list[dict[str, Any]]:
         with self._lock:
@@ -143,6 +150,12 @@ class SqliteHqStore:
     def keys(self) -> list[str]:
         with self._lock:
             return [r[0] for r in self.conn.execute("SELECT key FROM records ORDER BY key")]
+
+
+def _refuse_conflicts(checked: records.Checked, conflicts: set[str]) -> None:
+    if conflicts:
+        checked.seqs = [row[2] for row in checked.measurements + checked.others if row[0] not in conflicts]
+        checked.rejected += [{"key": key, "reason": CONFLICT} for key in sorted(conflicts)]
 
 
 def _advance(conn: sqlite3.Connection, station: str, high_water: int, seqs: list[int]) -> int:

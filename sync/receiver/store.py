@@ -178,17 +178,26 @@ class PgStore:
                               "(SELECT (payload->>'recorded_at')::timestamptz AT TIME ZONE 'UTC' AS t "
                               "FROM stage_batch WHERE kind = 'measurements') AS m").fetchall()
         self._ensure_partitions(conn, [(int(y), int(m)) for y, m in months])
-        conn.execute(FAST_MEASUREMENTS)
-        conn.execute(FAST_RECORDS)
+        new = {r[0] for r in conn.execute(FAST_MEASUREMENTS)} | {r[0] for r in conn.execute(FAST_RECORDS)}
         refused_keys = {r["key"] for r in refused}
+        staged = [row[0] for row in rows if row[0] not in refused_keys]
+        if len(new) < len(staged):  # some keys were held already: the same records again, or others?
+            refused += _conflicts(conn, "stage_batch", [key for key in staged if key not in new])
+            refused_keys = {r["key"] for r in refused}
         return [row[2] for row in rows if row[0] not in refused_keys], refused
 
     def _copy(self, conn: psycopg.Connection, checked: records.Checked) -> None:
+        """The slow path's insert: rows already judged in Python; keys held with other content are refused."""
+        conflicts: list[dict[str, str]] = []
         if checked.measurements:
             self._ensure_partitions(conn, checked.months)
-            _stage_and_insert(conn, "measurements", M_COLUMNS, checked.measurements)
+            conflicts += _stage_and_insert(conn, "measurements", M_COLUMNS, checked.measurements)
         if checked.others:
-            _stage_and_insert(conn, "records", R_COLUMNS, checked.others)
+            conflicts += _stage_and_insert(conn, "records", R_COLUMNS, checked.others)
+        if conflicts:
+            bad = {c["key"] for c in conflicts}
+            checked.seqs = [seq for row, seq in _keyed_seqs(checked) if row not in bad]
+            checked.rejected += conflicts
 
     def _ensure_partitions(self, conn: psycopg.Connection, months: Iterable[tuple[int, int]]) -> None:
         for year, month in sorted(set(months) - self._partitions):
@@ -238,15 +247,36 @@ class PgStore:
                                                "ORDER BY key")]
 
 
+def _keyed_seqs(checked: records.Checked) -> list[tuple[str, int]]:
+    return sorted(((row[0], row[2]) for row in checked.measurements + checked.others), key=lambda pair: pair[1])
+
+
+def _conflicts(conn: psycopg.Connection, stage: str, keys: list[str]) -> list[dict[str, str]]:
+    """Of these already-held keys, those HQ holds with a different record: refused, never overwritten."""
+    found = conn.execute(f"SELECT s.key FROM {stage} s WHERE s.key = ANY(%s) AND NOT EXISTS ("
+                         "SELECT 1 FROM measurements m WHERE m.key = s.key AND m.payload = s.payload UNION ALL "
+                         "SELECT 1 FROM records r WHERE r.key = s.key AND r.payload = s.payload) ORDER BY s.seq",
+                         (keys,))
+    return [{"key": key, "reason": CONFLICT} for (key,) in found]
+
+
+CONFLICT = ("HQ already holds this key with a different record; nothing was overwritten (was the edge's store "
+            "restored from a backup, or do two edges share one site and line id?)")
+
+
 def _stage_and_insert(conn: psycopg.Connection, table: str, columns: tuple[str, ...],
-                      rows: list[tuple[Any, ...]]) -> None:
+                      rows: list[tuple[Any, ...]]) -> list[dict[str, str]]:
     names = ", ".join(columns)
     conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS stage_{table} (LIKE {table} INCLUDING DEFAULTS) "
                  "ON COMMIT DELETE ROWS")
     with conn.cursor() as cur, cur.copy(f"COPY stage_{table} ({names}) FROM STDIN") as copy:
         for row in rows:
             copy.write_row(row)
-    conn.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM stage_{table} ON CONFLICT DO NOTHING")
+    new = {r[0] for r in conn.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM stage_{table} "
+                                      "ON CONFLICT DO NOTHING RETURNING key")}
+    if len(new) == len(rows):
+        return []
+    return _conflicts(conn, f"stage_{table}", [row[0] for row in rows if row[0] not in new])
 
 
 def _in_order(batch: list[Any], rejected: list[dict[str, str]]) -> list[dict[str, str]]:
@@ -282,10 +312,10 @@ FAST_MEASUREMENTS = f"""
 INSERT INTO measurements ({", ".join(M_COLUMNS)})
 SELECT key, station, seq, uid, {", ".join(f"payload->>'{f}'" for f in MEASUREMENT_FIELDS)},
        (payload->>'recorded_at')::timestamptz, payload
-FROM stage_batch WHERE kind = 'measurements' ON CONFLICT DO NOTHING"""
+FROM stage_batch WHERE kind = 'measurements' ON CONFLICT DO NOTHING RETURNING key"""
 FAST_RECORDS = f"""
 INSERT INTO records ({", ".join(R_COLUMNS)}) SELECT {", ".join(R_COLUMNS)} FROM stage_batch
-WHERE kind <> 'measurements' ON CONFLICT DO NOTHING"""
+WHERE kind <> 'measurements' ON CONFLICT DO NOTHING RETURNING key"""
 
 OPEN_ITEMS = """
 SELECT s.plant, latest.station, latest.kind, latest.uid, latest.payload, lot.payload->>'lot_number' AS lot_number,

@@ -13,7 +13,7 @@ import pytest
 from edge.config import SyncSettings
 from edge.store import new_uid
 from sync import outbox, wire
-from sync.client import HqUnreachableError, SyncClient, SyncConfigError, read_secret
+from sync.client import HqProtocolError, HqUnreachableError, SyncClient, SyncConfigError, read_secret
 from tests.sync.conftest import SECRET, STATION, settings
 
 
@@ -91,6 +91,16 @@ def test_every_httpx_transport_error_is_retried_then_mapped(core, error):
     client = client_with(core, handler)
     with pytest.raises(HqUnreachableError, match=error.__name__):
         client.high_water()
+
+
+@pytest.mark.parametrize("error", [httpx.DecodingError, httpx.TooManyRedirects])
+def test_other_httpx_errors_are_protocol_errors_not_retried(core, error):
+    def handler(request):
+        raise error("odd", request=request)
+    sleeps: list[float] = []
+    with pytest.raises(HqProtocolError, match=error.__name__):
+        client_with(core, handler, sleeps).high_water()
+    assert sleeps == []
 
 
 @pytest.mark.parametrize("status", [408, 429, 500, 502, 503, 504])

@@ -96,3 +96,29 @@ def test_a_payload_postgresql_cannot_hold_is_rejected_alone(hq_store):
     ack, _ = hq_store.receive(STATION, "k1", b"body", [rec(1), nul, rec(3, recorded_at="2027-05-01T00:00:00Z")])
     assert ack["stored"] == 2 and "U+0000" in ack["rejected"][0]["reason"]
     assert hq_store.counts()["measurements"] == 2  # the May partition was made again after the fallback
+
+
+@pytest.mark.parametrize("path", ["fast", "fallback"])
+def test_a_key_held_with_another_record_is_refused_and_never_overwritten(hq_store, path):
+    hq_store.receive(STATION, "k1", b"one", [rec(1), rec(2)])
+    other = rec(2, value="99.999")
+    batch = [rec(1), other] + ([{**rec(3), "payload": "{not json", "sha256": None}] if path == "fallback" else [])
+    ack, _ = hq_store.receive(STATION, "k2", b"two", batch)
+    reasons = {r["key"]: r["reason"] for r in ack["rejected"]}
+    assert "already holds this key with a different record" in reasons[other["key"]]
+    assert ack["stored"] == 1  # rec(1) again: the same record, held
+    with hq_store.pool.connection() as conn:
+        value = conn.execute("SELECT value FROM measurements WHERE key = %s", (other["key"],)).fetchone()
+    assert value == ("12.000",)
+
+
+def test_the_embedded_store_refuses_a_key_held_with_another_record_too(tmp_path):
+    from sync.receiver.embedded import SqliteHqStore
+
+    store = SqliteHqStore.open(tmp_path / "hq.db")
+    store.add_station(STATION, "a-station-secret-of-some-length")
+    store.receive(STATION, "k1", b"one", [rec(1)])
+    ack, _ = store.receive(STATION, "k2", b"two", [rec(1, value="99.999")])
+    assert ack["stored"] == 0 and "different record" in ack["rejected"][0]["reason"]
+    assert store.receive(STATION, "k3", b"three", [rec(1)])[0]["stored"] == 1
+    store.close()

@@ -215,3 +215,17 @@ def test_hq_database_down_is_a_503_the_edge_retries(core, operator, hq, line, ma
     hq.pool.close()
     result = make_client().run()
     assert result.outcome == "failed" and "503" in result.error and len(sleeps) == 2
+
+
+def test_an_edge_behind_hq_sends_nothing_and_says_why(core, operator, hq, make_client):
+    measure(core, operator, ["12.001"])
+    assert make_client().run().outcome == "ok"
+    behind = make_client()
+    core.store.write(lambda tx: tx.execute("UPDATE outbox SET sent_at = NULL"))  # as if restored ...
+    last = outbox.last_seq(core.store)
+    hq.receive(STATION, "later", b"later", [{"key": f"{STATION}:{last + 1}", "seq": last + 1, "kind": "lots",
+                                             "uid": "x", "created_at": "2026-11-29T00:00:00Z",
+                                             "payload": '{"uid":"x"}'}])  # ... while HQ got more from the edge
+    result = behind.run()
+    assert result.outcome == "failed" and "restored from a backup" in result.error
+    assert outbox.depth(core.store, 10**9).pending == last  # nothing marked, nothing sent
