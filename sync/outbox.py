@@ -53,6 +53,27 @@ def depth(store: Store, alarm_bytes: int, *, at: datetime | None = None) -> Dept
                  alarm_state(unsent_bytes, alarm_bytes, free), last_run(store))
 
 
+METRICS = (
+    ("lineside_outbox_pending", "pending", "Records waiting for HQ (not sent, not quarantined)"),
+    ("lineside_outbox_pending_bytes", "pending_bytes", "Payload bytes waiting for HQ"),
+    ("lineside_outbox_oldest_age_seconds", "oldest_age_s", "Age of the oldest record waiting for HQ"),
+    ("lineside_outbox_quarantined", "quarantined", "Records HQ refused, kept aside with the reason"),
+    ("lineside_outbox_alarm_bytes", "alarm_bytes", "Unsent bytes at which the outbox alarm is raised"),
+    ("lineside_outbox_disk_free_bytes", "disk_free_bytes", "Free bytes on the store's disk"),
+)
+
+
+def prometheus(depth: Depth) -> str:
+    """The depth as Prometheus text exposition lines, for the composition root to add to /metrics."""
+    lines = []
+    for name, field_name, help_text in METRICS:
+        value = getattr(depth, field_name)
+        lines += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge", f"{name} {0 if value is None else value}"]
+    lines += ["# HELP lineside_outbox_alarm 1 while the outbox is in alarm (see lineside sync status)",
+              "# TYPE lineside_outbox_alarm gauge", f"lineside_outbox_alarm {int(depth.state == 'alarm')}"]
+    return "\n".join(lines) + "\n"
+
+
 def alarm_state(unsent_bytes: int, alarm_bytes: int, disk_free_bytes: int) -> str:
     # The disk must hold the outbox growing to the alarm level: less free space than that is an alarm too.
     if unsent_bytes >= alarm_bytes or disk_free_bytes < alarm_bytes - unsent_bytes:

@@ -93,3 +93,13 @@ def test_failures_are_counted_on_the_rows_and_they_stay_pending(core):
     outbox.note_failure(core.store, [key], "HQ unreachable")
     row = rows(core)[-1]
     assert (row["attempts"], row["error"], row["sent_at"]) == (1, "HQ unreachable", None)
+
+
+def test_prometheus_lines(core):
+    add(core, 2)
+    depth = outbox.depth(core.store, 10**9)
+    text = outbox.prometheus(depth)
+    values = dict(line.split(" ") for line in text.splitlines() if not line.startswith("#"))
+    assert values["lineside_outbox_pending"] == str(depth.pending)
+    assert values["lineside_outbox_alarm"] == "0"
+    assert all(f"# TYPE {name} gauge" in text for name in values)
