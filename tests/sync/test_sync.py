@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import psycopg
 import pytest
@@ -168,7 +169,7 @@ def test_refused_requests_store_nothing_and_are_not_retried(core, operator, hq, 
     client = make_client(**{k: v for k, v in change.items() if k == "secret"})
     client.station = change.get("station", client.station)
     offset = change.get("clock_offset_s", 0)
-    client.clock = lambda: __import__("time").time() + offset
+    client.clock = lambda: time.time() + offset
     result = client.run()
     assert result.outcome == "failed" and code in result.error
     assert sleeps == [] and hq_keys(hq) == []
@@ -191,7 +192,7 @@ def test_a_captured_request_sent_again_is_refused(core, operator, hq, line, make
 def test_tampered_requests_are_refused(hq, line, mangle, status, code):
     body = b'{"format": "lineside.sync/1"}'
     headers = wire.sign("a-station-secret-of-some-length", "POST", wire.BATCHES_PATH, STATION, body,
-                        now_s=__import__("time").time())
+                        now_s=time.time())
     headers, body = mangle(headers, body)
     answer = line.hq.post(wire.BATCHES_PATH, content=body, headers=headers)
     assert (answer.status_code, answer.json()["error"]) == (status, code)
@@ -200,7 +201,7 @@ def test_tampered_requests_are_refused(hq, line, mangle, status, code):
 def test_signed_but_malformed_envelope_is_a_400(hq, line):
     body = b"not gzip"
     headers = wire.sign("a-station-secret-of-some-length", "POST", wire.BATCHES_PATH, STATION, body,
-                        now_s=__import__("time").time())
+                        now_s=time.time())
     answer = line.hq.post(wire.BATCHES_PATH, content=body, headers={**headers, "Content-Encoding": "gzip"})
     assert (answer.status_code, answer.json()["error"]) == (400, "bad_envelope")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 
 import pytest
@@ -34,7 +35,7 @@ def test_envelope_round_trip_keeps_payload_bytes_and_hash():
     envelope = wire.decode_batch(body, "gzip")
     assert envelope["batch"] == key and envelope["format"] == wire.FORMAT
     assert envelope["records"][0]["payload"] == payload
-    assert envelope["records"][0]["sha256"] == __import__("hashlib").sha256(payload.encode()).hexdigest()
+    assert envelope["records"][0]["sha256"] == hashlib.sha256(payload.encode()).hexdigest()
 
 
 @pytest.mark.parametrize(("body", "encoding", "message"), [
