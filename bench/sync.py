@@ -9,6 +9,10 @@ store's single writer. Both are timed in the same run, in alternating rounds (N/
 host's drift falls on both alike; only the ratio means anything on a shared machine. Client, receiver and
 PostgreSQL are not pinned: the client reads and encodes the next batch while HQ stores the one before.
 
+Besides wall time, the CPU time of every process on each path is summed (the Python client, the receiver
+process, the PostgreSQL backends serving each): on a machine other work loads, wall time penalises the path
+that spreads over more processes, while CPU time per row stays what the path costs.
+
     .venv/bin/python bench/sync.py [-n 1000000] [--rounds 5] [--batch 5000] [--dsn DSN]
 """
 
@@ -87,14 +91,52 @@ def create_raw_table(conn: psycopg.Connection, n: int) -> None:
     conn.commit()
 
 
-def raw_copy(conn: psycopg.Connection, rows: list[tuple]) -> float:
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process on this machine (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Meter:
+    """Wall and CPU seconds of a path: this process plus the other processes that serve it, by part."""
+
+    def __init__(self, parts: dict[str, list[int]]):
+        self.parts = parts
+        self.wall_s = 0.0
+        self.part_cpu_s = dict.fromkeys(["client", *parts], 0.0)
+
+    @property
+    def cpu_s(self) -> float:
+        return sum(self.part_cpu_s.values())
+
+    def __enter__(self) -> Meter:
+        self._wall, self._cpu = time.perf_counter(), self._now_cpu()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.wall_s += time.perf_counter() - self._wall
+        for part, seconds in self._now_cpu().items():
+            self.part_cpu_s[part] += seconds - self._cpu[part]
+
+    def _now_cpu(self) -> dict[str, float]:
+        return {"client": time.process_time(),
+                **{part: sum(process_cpu_s(pid) for pid in pids) for part, pids in self.parts.items()}}
+
+    def breakdown(self, n: int) -> str:
+        return ", ".join(f"{part} {seconds / n * 1e6:.1f}" for part, seconds in self.part_cpu_s.items())
+
+
+def backend_pids(conn: psycopg.Connection, application: str) -> list[int]:
+    return [r[0] for r in conn.execute("SELECT pid FROM pg_stat_activity WHERE application_name = %s",
+                                       (application,))]
+
+
+def raw_copy(conn: psycopg.Connection, rows: list[tuple]) -> None:
     names = ", ".join(M_COLUMNS)
-    started = time.perf_counter()
     with conn.cursor() as cur, cur.copy(f"COPY raw_measurements ({names}) FROM STDIN") as copy:
         for row in rows:
             copy.write_row(row)
     conn.commit()
-    return time.perf_counter() - started
 
 
 def free_port() -> int:
@@ -116,27 +158,31 @@ def start_receiver(dsn: str, schema: str, port: int) -> subprocess.Popen:
     raise SystemExit("the receiver did not start")
 
 
-def lineside_sync(client: SyncClient) -> tuple[float, RunResult]:
-    started = time.perf_counter()
+def lineside_sync(client: SyncClient) -> RunResult:
     result = client.run()
     if result.outcome != "ok":
         raise SystemExit(f"sync failed: {result.error}")
-    return time.perf_counter() - started, result
+    return result
 
 
-def rounds(store: Store, client: SyncClient, conn: psycopg.Connection, n: int, count: int) -> tuple[float, float]:
-    """Alternate raw COPY and Lineside sync over `count` rounds of n/count new rows; the summed times."""
-    raw_s = lineside_s = 0.0
+def rounds(store: Store, client: SyncClient, conn: psycopg.Connection, server_pid: int, n: int, count: int
+           ) -> tuple[Meter, Meter]:
+    """Alternate raw COPY and Lineside sync over `count` rounds of n/count new rows."""
+    client.high_water()  # opens the receiver's pool connections, so that their backends can be metered
+    raw = Meter({"postgres": [conn.info.backend_pid]})
+    lineside = Meter({"receiver": [server_pid], "postgres": backend_pids(conn, "lineside-hq")})
     done = 0
     for index in range(count):
         size = n // count + (1 if index < n % count else 0)
         fill_outbox(store, done, size)
-        raw_s += raw_copy(conn, raw_rows(store, done))
-        elapsed, result = lineside_sync(client)
-        lineside_s += elapsed
+        rows = raw_rows(store, done)
+        with raw:
+            raw_copy(conn, rows)
+        with lineside:
+            result = lineside_sync(client)
         done += size
         print(f"  round {index + 1}/{count}: {size:,} rows, {result.batches} batches", flush=True)
-    return raw_s, lineside_s
+    return raw, lineside
 
 
 def main() -> None:
@@ -155,9 +201,11 @@ def main() -> None:
         try:
             settings = SyncSettings(hq_url=f"http://127.0.0.1:{server.args[-1]}", secret=SECRET,
                                     batch_records=args.batch, batch_bytes=64 * 1024 * 1024, timeout_s=120)
-            with psycopg.connect(args.dsn, options=f"-c search_path={schema}") as conn:
+            with psycopg.connect(args.dsn, options=f"-c search_path={schema}",
+                                 application_name="lineside-bench-raw") as conn:
                 create_raw_table(conn, args.n)
-                raw_s, lineside_s = rounds(store, SyncClient(store, settings, STATION), conn, args.n, args.rounds)
+                raw, lineside = rounds(store, SyncClient(store, settings, STATION), conn, server.pid, args.n,
+                                       args.rounds)
             held = hq.counts()["measurements"]
         finally:
             if server:
@@ -167,15 +215,17 @@ def main() -> None:
             store.close()
             with psycopg.connect(args.dsn, autocommit=True) as conn:
                 conn.execute(f"DROP SCHEMA {schema} CASCADE")
-    report(args.n, args.batch, raw_s, lineside_s, held)
+    report(args.n, args.batch, raw, lineside, held)
 
 
-def report(n: int, batch: int, raw_s: float, lineside_s: float, held: int) -> None:
-    raw_rate, lineside_rate = n / raw_s, n / lineside_s
+def report(n: int, batch: int, raw: Meter, lineside: Meter, held: int) -> None:
     print(f"sync of {n:,} measurements to PostgreSQL (batches of {batch:,}, signed, gzip, idempotent)")
-    print(f"  raw COPY        {raw_s:8.2f} s  {raw_rate:10,.0f} rows/s")
-    print(f"  Lineside sync   {lineside_s:8.2f} s  {lineside_rate:10,.0f} rows/s")
-    print(f"  ratio           {lineside_rate / raw_rate:8.2f}  (target >= 0.3)")
+    print(f"  raw COPY        wall {raw.wall_s:7.2f} s {n / raw.wall_s:9,.0f} rows/s   "
+          f"CPU {raw.cpu_s:7.2f} s {raw.cpu_s / n * 1e6:6.1f} us/row ({raw.breakdown(n)})")
+    print(f"  Lineside sync   wall {lineside.wall_s:7.2f} s {n / lineside.wall_s:9,.0f} rows/s   "
+          f"CPU {lineside.cpu_s:7.2f} s {lineside.cpu_s / n * 1e6:6.1f} us/row ({lineside.breakdown(n)})")
+    print(f"  ratio (Lineside / raw rows per second): wall {raw.wall_s / lineside.wall_s:.2f}, "
+          f"CPU {raw.cpu_s / lineside.cpu_s:.2f}  (target >= 0.3)")
     if held != n:
         raise SystemExit(f"HQ holds {held:,} measurements, not {n:,}")
 

@@ -152,7 +152,7 @@ class SyncClient:
     def _settle(self, batch: list[wire.Record], ack: dict[str, Any], result: RunResult) -> bool:
         """Record HQ's answer to a batch; False when HQ stored none of it (a 422) and the rest must go again."""
         rejected = _rejections(ack)
-        stored = _stored_keys(batch, ack, rejected)
+        stored = _stored(batch, ack, rejected)
         sent, quarantined = outbox.settle(self.store, stored, rejected)
         result.batches += 1
         result.sent += sent
@@ -227,9 +227,9 @@ def _rejections(ack: dict[str, Any]) -> dict[str, str]:
         raise HqProtocolError(f"HQ's 'rejected' list is malformed: {rejected!r:.200}") from None
 
 
-def _stored_keys(batch: list[wire.Record], ack: dict[str, Any], rejected: dict[str, str]) -> list[str]:
+def _stored(batch: list[wire.Record], ack: dict[str, Any], rejected: dict[str, str]) -> list[wire.Record]:
     if ack.get("stored") is None:
         return []  # a 422: nothing of this batch was stored; the records not rejected stay pending
     if ack.get("batch") != wire.batch_key(ack.get("station", ""), batch[0].key, batch[-1].key, len(batch)):
         raise HqProtocolError("HQ acknowledged a different batch than the one sent")
-    return [r.key for r in batch if r.key not in rejected]
+    return [r for r in batch if r.key not in rejected]

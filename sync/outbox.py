@@ -117,14 +117,14 @@ def last_seq(store: Store) -> int:
 
 # -- recording, through the single writer ---------------------------------------------------------------------
 
-def settle(store: Store, sent: list[str], rejected: dict[str, str]) -> tuple[int, int]:
+def settle(store: Store, sent: list[Record], rejected: dict[str, str]) -> tuple[int, int]:
     """In one transaction: these rows HQ holds, these it refused (quarantined, with the reason for each).
 
     Returns how many rows were marked sent and how many quarantined."""
     def job(tx: Tx) -> tuple[int, int]:
         marked = tx.conn.executemany("UPDATE outbox SET sent_at = ?, attempts = attempts + 1, error = NULL, "
-                                     "quarantined_at = NULL WHERE key = ? AND sent_at IS NULL",
-                                     [(tx.at, key) for key in sent]).rowcount
+                                     "quarantined_at = NULL WHERE seq = ? AND key = ? AND sent_at IS NULL",
+                                     [(tx.at, r.seq, r.key) for r in sent]).rowcount
         held = tx.conn.executemany("UPDATE outbox SET quarantined_at = ?, attempts = attempts + 1, error = ? "
                                    "WHERE key = ? AND sent_at IS NULL",
                                    [(tx.at, reason[:1000], key) for key, reason in rejected.items()]).rowcount

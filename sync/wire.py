@@ -17,7 +17,8 @@ import io
 import json
 import secrets
 from dataclasses import dataclass
-from typing import Any
+from json.encoder import encode_basestring as _text  # a JSON string literal, escaped (the C encoder)
+from typing import Any, NamedTuple
 
 FORMAT = "lineside.sync/1"
 BATCHES_PATH = "/v1/batches"
@@ -45,8 +46,7 @@ class SignatureError(WireError):
         self.code = code
 
 
-@dataclass(frozen=True, slots=True)
-class Record:
+class Record(NamedTuple):
     """One outbox row as it travels: `payload` is the record's canonical JSON text, byte for byte."""
 
     key: str
@@ -56,10 +56,12 @@ class Record:
     created_at: str
     payload: str
 
-    def to_wire(self) -> dict[str, Any]:
-        return {"key": self.key, "seq": self.seq, "kind": self.kind, "uid": self.uid,
-                "created_at": self.created_at, "payload": self.payload,
-                "sha256": hashlib.sha256(self.payload.encode()).hexdigest()}
+    def to_json(self) -> str:
+        # Written out rather than json.dumps of a dict: half the cost, and the edge encodes millions of these.
+        digest = hashlib.sha256(self.payload.encode()).hexdigest()
+        return (f'{{"key":{_text(self.key)},"seq":{int(self.seq)},"kind":{_text(self.kind)},'
+                f'"uid":{_text(self.uid)},"created_at":{_text(self.created_at)},"payload":{_text(self.payload)},'
+                f'"sha256":"{digest}"}}')
 
 
 def batch_key(station: str, first_key: str, last_key: str, count: int) -> str:
@@ -71,8 +73,8 @@ def batch_key(station: str, first_key: str, last_key: str, count: int) -> str:
 def encode_batch(station: str, records: list[Record]) -> tuple[str, bytes]:
     """The batch key and the gzip-compressed JSON envelope of `records` (in seq order)."""
     key = batch_key(station, records[0].key, records[-1].key, len(records))
-    envelope = {"format": FORMAT, "station": station, "batch": key, "records": [r.to_wire() for r in records]}
-    text = json.dumps(envelope, separators=(",", ":"), ensure_ascii=False)
+    text = (f'{{"format":{_text(FORMAT)},"station":{_text(station)},"batch":{_text(key)},"records":['
+            + ",".join(r.to_json() for r in records) + "]}")
     return key, gzip.compress(text.encode(), compresslevel=1, mtime=0)
 
 

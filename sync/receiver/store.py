@@ -76,7 +76,8 @@ class PgStore:
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
         pool = ConnectionPool(dsn, min_size=1, max_size=max_size, open=True,
-                              kwargs={"autocommit": True, "options": f"-c search_path={schema}"})
+                              kwargs={"autocommit": True, "options": f"-c search_path={schema}",
+                                      "application_name": "lineside-hq"})
         with pool.connection() as conn:
             migrations.migrate(conn)
         return cls(pool, kinds)

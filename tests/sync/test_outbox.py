@@ -65,10 +65,11 @@ def test_pending_reads_in_order_within_the_window(core):
 
 def test_settle_marks_sent_and_quarantines_then_release_makes_them_pending_again(core):
     add(core, 3)
-    a, b, c = (r["key"] for r in rows(core)[-3:])
+    ra, rb, rc = outbox.pending(core.store, 0, 10**9, 10**6, 10**9)[-3:]
+    b = rb.key
     count = len(rows(core))
-    assert outbox.settle(core.store, [a, c], {b: "unknown kind"}) == (2, 1)
-    assert outbox.settle(core.store, [a], {}) == (0, 0)  # already sent: nothing changes
+    assert outbox.settle(core.store, [ra, rc], {b: "unknown kind"}) == (2, 1)
+    assert outbox.settle(core.store, [ra], {}) == (0, 0)  # already sent: nothing changes
     held = outbox.quarantined(core.store)
     assert [(h["key"], h["error"], h["attempts"]) for h in held] == [(b, "unknown kind", 1)]
     assert b not in [r.key for r in outbox.pending(core.store, 0, 10**9, 10**6, 10**9)]
