@@ -179,11 +179,11 @@ class PgStore:
                               "(SELECT (payload->>'recorded_at')::timestamptz AT TIME ZONE 'UTC' AS t "
                               "FROM stage_batch WHERE kind = 'measurements') AS m").fetchall()
         self._ensure_partitions(conn, [(int(y), int(m)) for y, m in months])
-        new = {r[0] for r in conn.execute(FAST_MEASUREMENTS)} | {r[0] for r in conn.execute(FAST_RECORDS)}
+        inserted = conn.execute(FAST_MEASUREMENTS).rowcount + conn.execute(FAST_RECORDS).rowcount
         refused_keys = {r["key"] for r in refused}
         staged = [row[0] for row in rows if row[0] not in refused_keys]
-        if len(new) < len(staged):  # some keys were held already: the same records again, or others?
-            refused += _conflicts(conn, "stage_batch", [key for key in staged if key not in new])
+        if inserted < len(staged):  # some keys were held already: the same records again, or others?
+            refused += _conflicts(conn, "stage_batch", staged)
             refused_keys = {r["key"] for r in refused}
         return [row[2] for row in rows if row[0] not in refused_keys], refused
 
@@ -313,10 +313,10 @@ FAST_MEASUREMENTS = f"""
 INSERT INTO measurements ({", ".join(M_COLUMNS)})
 SELECT key, station, seq, uid, {", ".join(f"payload->>'{f}'" for f in MEASUREMENT_FIELDS)},
        (payload->>'recorded_at')::timestamptz, payload
-FROM stage_batch WHERE kind = 'measurements' ON CONFLICT DO NOTHING RETURNING key"""
+FROM stage_batch WHERE kind = 'measurements' ON CONFLICT DO NOTHING"""
 FAST_RECORDS = f"""
 INSERT INTO records ({", ".join(R_COLUMNS)}) SELECT {", ".join(R_COLUMNS)} FROM stage_batch
-WHERE kind <> 'measurements' ON CONFLICT DO NOTHING RETURNING key"""
+WHERE kind <> 'measurements' ON CONFLICT DO NOTHING"""
 
 OPEN_ITEMS = """
 SELECT s.plant, latest.station, latest.kind, latest.uid, latest.payload, lot.payload->>'lot_number' AS lot_number,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import hashlib
 import json
 
 import pytest
@@ -28,14 +27,18 @@ def test_batch_key_depends_on_station_first_last_and_count_only():
     assert body == wire.encode_batch(STATION, batch)[1]  # gzip without a timestamp: the same bytes each time
 
 
-def test_envelope_round_trip_keeps_payload_bytes_and_hash():
+def test_envelope_round_trip_keeps_payload_bytes():
     payload = '{"uid":"u1","value":"12.020","note":"Maß"}'
     batch = [wire.Record(f"{STATION}:1", 1, "measurements", "u1", "2026-11-29T00:00:00Z", payload)]
     key, body = wire.encode_batch(STATION, batch)
     envelope = wire.decode_batch(body, "gzip")
     assert envelope["batch"] == key and envelope["format"] == wire.FORMAT
     assert envelope["records"][0]["payload"] == payload
-    assert envelope["records"][0]["sha256"] == hashlib.sha256(payload.encode()).hexdigest()
+    assert envelope["records"][0] == {"key": f"{STATION}:1", "seq": 1, "kind": "measurements", "uid": "u1",
+                                      "created_at": "2026-11-29T00:00:00Z", "payload": payload}
+    quoted = wire.Record(f"{STATION}:2", 2, "lots", 'u"2\\', "t", '{"uid":"u\\"2"}\n\t')
+    decoded = json.loads(quoted.to_json())
+    assert (decoded["payload"], decoded["uid"]) == (quoted.payload, quoted.uid)
 
 
 @pytest.mark.parametrize(("body", "encoding", "message"), [
