@@ -79,8 +79,10 @@ def raw_rows(store: Store, after_seq: int) -> list[tuple]:
 
 
 def create_raw_table(conn: psycopg.Connection, n: int) -> None:
+    # The same table as HQ's: columns, key, partitions and the lot index (sync.receiver.migrations).
     conn.execute("CREATE TABLE raw_measurements (LIKE measurements INCLUDING DEFAULTS, "
                  "PRIMARY KEY (key, recorded_at)) PARTITION BY RANGE (recorded_at)")
+    conn.execute("CREATE INDEX raw_measurements_lot ON raw_measurements (lot_uid, characteristic)")
     last = START + timedelta(seconds=n * 2)
     months = {(START.year, START.month)} | {(y, m) for y in range(START.year, last.year + 1) for m in range(1, 13)
                                              if (START.year, START.month) <= (y, m) <= (last.year, last.month)}
