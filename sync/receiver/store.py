@@ -157,34 +157,32 @@ class PgStore:
         """Store what can be stored; returns the seqs now held and the rejections, in batch order."""
         rows, rejected = records.check_envelopes(station, batch, self.kinds)
         try:
-            with conn.transaction():  # a savepoint: a payload the database cannot parse undoes only this
+            with conn.transaction():  # a savepoint: what the fast path cannot take undoes only this
                 seqs, refused = self._store_fast(conn, rows)
             return seqs, _in_order(batch, rejected + refused)
-        except psycopg.errors.DataError:
+        except (psycopg.errors.DataError, psycopg.errors.CheckViolation):
+            # A payload that is not JSON, a time PostgreSQL cannot read, a month with no partition yet:
+            # judge every record in Python, so each bad one is named and the rest stored.
             self._partitions.clear()  # any made in the savepoint are gone with it
             checked = records.check(station, batch, self.kinds)
             self._copy(conn, checked)
             return checked.seqs, checked.rejected
 
     def _store_fast(self, conn: psycopg.Connection, rows: list[tuple[Any, ...]]) -> tuple[list[int], list[Any]]:
-        """Stage every row as it came, let the database judge and split the payloads: one parse per record."""
+        """Stage the rows as they came; one INSERT per table parses, checks and splits each payload once."""
         conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS stage_batch ({STAGE_COLUMNS}) ON COMMIT DELETE ROWS")
         with conn.cursor() as cur, cur.copy(f"COPY stage_batch ({', '.join(R_COLUMNS)}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
-        refused = [{"key": key, "reason": reason} for key, reason in conn.execute(FAST_REASONS)]
-        if refused:
-            conn.execute("DELETE FROM stage_batch WHERE key = ANY(%s)", ([r["key"] for r in refused],))
-        months = conn.execute("SELECT DISTINCT extract(year FROM t)::int, extract(month FROM t)::int FROM "
-                              "(SELECT (payload->>'recorded_at')::timestamptz AT TIME ZONE 'UTC' AS t "
-                              "FROM stage_batch WHERE kind = 'measurements') AS m").fetchall()
-        self._ensure_partitions(conn, [(int(y), int(m)) for y, m in months])
+        self._ensure_partitions(conn, _month_hints(rows))
         inserted = conn.execute(FAST_MEASUREMENTS).rowcount + conn.execute(FAST_RECORDS).rowcount
+        if inserted == len(rows):
+            return [row[2] for row in rows], []
+        # Some rows were not inserted: invalid payloads (named by the database), or keys held already.
+        refused = [{"key": key, "reason": reason} for key, reason in conn.execute(FAST_REASONS)]
+        invalid = {r["key"] for r in refused}
+        refused += _conflicts(conn, "stage_batch", [row[0] for row in rows if row[0] not in invalid])
         refused_keys = {r["key"] for r in refused}
-        staged = [row[0] for row in rows if row[0] not in refused_keys]
-        if inserted < len(staged):  # some keys were held already: the same records again, or others?
-            refused += _conflicts(conn, "stage_batch", staged)
-            refused_keys = {r["key"] for r in refused}
         return [row[2] for row in rows if row[0] not in refused_keys], refused
 
     def _copy(self, conn: psycopg.Connection, checked: records.Checked) -> None:
@@ -248,6 +246,19 @@ class PgStore:
                                                "ORDER BY key")]
 
 
+def _month_hints(rows: list[tuple[Any, ...]]) -> set[tuple[int, int]]:
+    """The months of the measurements, read from canonical payload text without parsing it. Only a hint: a row
+    of another month finds no partition, and the batch takes the slow path, which reads every time exactly."""
+    months = set()
+    for row in rows:
+        at = row[6].find('"recorded_at":"') if row[3] == "measurements" else -1
+        if at >= 0 and (month := row[6][at + 15:at + 22]).replace("-", "").isdigit():
+            year, number = int(month[:4]), int(month[5:7])
+            if 1 <= number <= 12 and 1 <= year <= 9999:
+                months.add((year, number))
+    return months
+
+
 def _keyed_seqs(checked: records.Checked) -> list[tuple[str, int]]:
     return sorted(((row[0], row[2]) for row in checked.measurements + checked.others), key=lambda pair: pair[1])
 
@@ -255,9 +266,9 @@ def _keyed_seqs(checked: records.Checked) -> list[tuple[str, int]]:
 def _conflicts(conn: psycopg.Connection, stage: str, keys: list[str]) -> list[dict[str, str]]:
     """Of these already-held keys, those HQ holds with a different record: refused, never overwritten."""
     found = conn.execute(f"SELECT s.key FROM {stage} s WHERE s.key = ANY(%s) AND NOT EXISTS ("
-                         "SELECT 1 FROM measurements m WHERE m.key = s.key AND m.payload = s.payload UNION ALL "
-                         "SELECT 1 FROM records r WHERE r.key = s.key AND r.payload = s.payload) ORDER BY s.seq",
-                         (keys,))
+                         "SELECT 1 FROM measurements m WHERE m.key = s.key AND m.payload = s.payload::jsonb "
+                         "UNION ALL SELECT 1 FROM records r WHERE r.key = s.key AND r.payload = s.payload::jsonb) "
+                         "ORDER BY s.seq", (keys,))
     return [{"key": key, "reason": CONFLICT} for (key,) in found]
 
 
@@ -296,27 +307,31 @@ def runs(seqs: Iterable[int]) -> list[tuple[int, int]]:
     return found
 
 
-STAGE_COLUMNS = ("key text, station text, seq bigint, kind text, uid text, created_at timestamptz, "
-                 "payload jsonb")
+STAGE_COLUMNS = "key text, station text, seq bigint, kind text, uid text, created_at timestamptz, payload text"
 ISO_TIME = r"^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d(:?\d\d)?)$"
+# Each payload is parsed once (OFFSET 0 keeps the parsed value from being inlined, and parsed, per use).
+PARSED = ("(SELECT key, station, seq, kind, uid, created_at, payload::jsonb AS j FROM stage_batch WHERE {where} "
+          "OFFSET 0) AS p")
+VALID = "jsonb_typeof(j) = 'object' AND j->>'uid' = uid"
+FAST_MEASUREMENTS = f"""
+INSERT INTO measurements ({", ".join(M_COLUMNS)})
+SELECT key, station, seq, uid, {", ".join(f"j->>'{f}'" for f in MEASUREMENT_FIELDS)},
+       (j->>'recorded_at')::timestamptz, j
+FROM {PARSED.format(where="kind = 'measurements'")} WHERE {VALID} AND j->>'recorded_at' ~ '{ISO_TIME}'
+ON CONFLICT DO NOTHING"""
+FAST_RECORDS = f"""
+INSERT INTO records ({", ".join(R_COLUMNS)}) SELECT key, station, seq, kind, uid, created_at, j
+FROM {PARSED.format(where="kind <> 'measurements'")} WHERE {VALID} ON CONFLICT DO NOTHING"""
 FAST_REASONS = f"""
 SELECT key, reason FROM (
   SELECT key, seq, CASE
-    WHEN jsonb_typeof(payload) <> 'object' THEN 'payload must be a JSON object'
-    WHEN payload->>'uid' IS DISTINCT FROM uid
-      THEN format('payload uid %L differs from the record''s uid %L', payload->>'uid', uid)
-    WHEN kind = 'measurements' AND NOT coalesce(payload->>'recorded_at' ~ '{ISO_TIME}', false)
-      THEN format('payload recorded_at must be an ISO-8601 time with a UTC offset, not %L', payload->>'recorded_at')
-  END AS reason FROM stage_batch) AS judged
+    WHEN jsonb_typeof(j) <> 'object' THEN 'payload must be a JSON object'
+    WHEN j->>'uid' IS DISTINCT FROM uid
+      THEN format('payload uid %L differs from the record''s uid %L', j->>'uid', uid)
+    WHEN kind = 'measurements' AND NOT coalesce(j->>'recorded_at' ~ '{ISO_TIME}', false)
+      THEN format('payload recorded_at must be an ISO-8601 time with a UTC offset, not %L', j->>'recorded_at')
+  END AS reason FROM {PARSED.format(where="true")}) AS judged
 WHERE reason IS NOT NULL ORDER BY seq"""
-FAST_MEASUREMENTS = f"""
-INSERT INTO measurements ({", ".join(M_COLUMNS)})
-SELECT key, station, seq, uid, {", ".join(f"payload->>'{f}'" for f in MEASUREMENT_FIELDS)},
-       (payload->>'recorded_at')::timestamptz, payload
-FROM stage_batch WHERE kind = 'measurements' ON CONFLICT DO NOTHING"""
-FAST_RECORDS = f"""
-INSERT INTO records ({", ".join(R_COLUMNS)}) SELECT {", ".join(R_COLUMNS)} FROM stage_batch
-WHERE kind <> 'measurements' ON CONFLICT DO NOTHING"""
 
 OPEN_ITEMS = """
 SELECT s.plant, latest.station, latest.kind, latest.uid, latest.payload, lot.payload->>'lot_number' AS lot_number,

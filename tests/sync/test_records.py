@@ -122,3 +122,13 @@ def test_the_embedded_store_refuses_a_key_held_with_another_record_too(tmp_path)
     assert ack["stored"] == 0 and "different record" in ack["rejected"][0]["reason"]
     assert store.receive(STATION, "k3", b"three", [rec(1)])[0]["stored"] == 1
     store.close()
+
+
+def test_a_month_hint_that_misleads_takes_the_slow_path_and_lands_right(hq_store):
+    compact = {**rec(1), "payload": json.dumps({"uid": "u1", "recorded_at": "2027-03-01T00:30:00+01:00"},
+                                               separators=(",", ":")), "sha256": None}
+    ack, _ = hq_store.receive(STATION, "k1", b"body", [compact])
+    assert ack["stored"] == 1 and ack["rejected"] == []
+    with hq_store.pool.connection() as conn:
+        where = conn.execute("SELECT tableoid::regclass::text FROM measurements").fetchall()
+    assert where == [("measurements_y2027m02",)]  # 2027-02-28T23:30Z
