@@ -139,7 +139,7 @@ def cmd_sync_status(args: argparse.Namespace) -> int:
         print(json.dumps({**depth.as_dict(), "quarantined_records": held}, indent=2))
     else:
         _print_status(depth, held)
-    return EXIT_OK
+    return EXIT_FOUND if depth.state == "alarm" else EXIT_OK
 
 
 def _print_status(depth: Any, held: list[dict[str, Any]]) -> None:

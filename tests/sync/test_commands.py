@@ -44,6 +44,13 @@ def test_sync_status_shows_depth_and_alarm_state(capsys, line_config):
     assert code == 0 and status["pending"] > 0 and status["state"] == "ok" and status["quarantined_records"] == []
 
 
+def test_sync_status_exits_1_in_alarm(capsys, line_config):
+    config, db = line_config
+    config.write_text(config.read_text() + "outbox_alarm_bytes = 1\n")
+    code, out, _ = run(capsys, "sync", "status", "--config", config, "--db", db)
+    assert code == 1 and out.startswith("outbox alarm:")
+
+
 def test_sync_run_with_hq_unreachable_fails_keeps_everything_and_logs_the_run(capsys, line_config):
     config, db = line_config
     code, out, _ = run(capsys, "sync", "run", "--config", config, "--db", db)
