@@ -22,7 +22,8 @@ from tests.sync.conftest import SECRET
 def line_config(tmp_path, edge_template):
     """The example configuration with a [sync] section naming an HQ nobody listens at, and a store."""
     config = tmp_path / "line.toml"
-    config.write_text(EXAMPLE.read_text() + f'\n[sync]\nhq_url = "http://127.0.0.1:9"\nsecret = "{SECRET}"\n'
+    without_sync = EXAMPLE.read_text().split("\n[sync]")[0]
+    config.write_text(without_sync + f'\n[sync]\nhq_url = "http://127.0.0.1:9"\nsecret = "{SECRET}"\n'
                       "attempts = 1\n")
     db = tmp_path / "edge.db"
     db.write_bytes(edge_template.read_bytes())
@@ -64,7 +65,7 @@ def test_sync_release_and_missing_sync_section(capsys, line_config, tmp_path):
     config, db = line_config
     assert run(capsys, "sync", "release", "--config", config, "--db", db)[1].startswith("0 quarantined")
     bare = tmp_path / "bare.toml"
-    bare.write_text(EXAMPLE.read_text())
+    bare.write_text(EXAMPLE.read_text().split("\n[sync]")[0])
     code, _, err = run(capsys, "sync", "run", "--config", bare, "--db", db)
     assert code == 2 and "no [sync] section" in err
     code, _, err = run(capsys, "sync", "status", "--config", config, "--db", tmp_path / "none.db")
