@@ -8,7 +8,7 @@ this tree, so callers catch `DriverError` and nothing else:
     ├── DeviceUnavailableError the device cannot be reached (port gone, connection refused, camera closed)
     │   └── DeviceTimeoutError no answer within the timeout
     ├── FrameError             bytes arrived but are not a valid frame (garbage, partial, over-long)
-    │   └── DeviceReportedError the frame is valid and says the device failed (MT-SICS "S I", Modbus exception)
+    │   └── DeviceReportedError a valid frame saying the device failed (MT-SICS "S I", Modbus exception)
     └── ImageError             a frame from a camera that cannot be used (empty, truncated, wrong size)
 
 It must not import anything else of this repository.
@@ -32,7 +32,7 @@ class Quality(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Reading:
-    """One value from one device, as the device gave it. `value` is exact text turned Decimal, never a float."""
+    """One value from one device, as the device gave it. `value` is exact text made Decimal, never a float."""
 
     source: str  # device id from the line configuration
     value: Decimal
@@ -69,3 +69,16 @@ class DeviceReportedError(FrameError):
 
 class ImageError(DriverError):
     """An image that cannot be inspected."""
+
+
+ErrorTable = tuple[tuple[type[BaseException], type[DriverError]], ...]
+
+
+def translate_foreign(error: BaseException, where: str, table: ErrorTable) -> DriverError:
+    """Our error for a foreign one (the first matching row of `table`), naming the device it came from."""
+    if isinstance(error, DriverError):
+        return error
+    for foreign, ours in table:
+        if isinstance(error, foreign):
+            return ours(f"{where}: {type(error).__name__}: {error}")
+    return DriverError(f"{where}: {type(error).__name__}: {error}")

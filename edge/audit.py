@@ -19,7 +19,7 @@ from typing import Any
 GENESIS = "0" * 64
 # Tables whose rows the chain covers, and the columns that are bookkeeping rather than record.
 AUDITED_TABLES = ("lots", "measurements", "nonconformities", "holds", "dispositions", "signatures",
-                  "gauges", "calibrations", "users", "tokens", "plan_approvals")
+                  "gauges", "calibrations", "users", "tokens", "plan_approvals", "station_lots")
 EXCLUDED_COLUMNS = frozenset({"seq"})
 EVENT_FIELDS = ("seq", "uid", "at", "actor", "station", "action", "entity_type", "entity_uid",
                 "before", "after", "reason", "record_hash")

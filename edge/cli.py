@@ -91,16 +91,62 @@ def cmd_init(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from edge.runtime import Runtime
     from ui.app import create_app
 
     core = _open_core(args)
+    runtime = Runtime(core).start()
     try:
-        print(f"Lineside edge serving {core.config.site.id}/{core.config.line.id} at http://{args.host}:{args.port}/",
-              flush=True)
-        uvicorn.run(create_app(core), host=args.host, port=args.port, log_level="warning")
+        print(f"Lineside edge serving {core.config.site.id}/{core.config.line.id} at http://{args.host}:{args.port}/ "
+              f"({len(runtime.pollers)} device pollers)", flush=True)
+        uvicorn.run(create_app(core, runtime.health), host=args.host, port=args.port, log_level="warning")
     finally:
+        runtime.stop()
         core.close()  # every acknowledged write is already durable; this drains the writer's queue
     return EXIT_OK
+
+
+def cmd_simulate_gauge(args: argparse.Namespace) -> int:
+    import time
+
+    from drivers.simulators.gauge import run_gauge_simulator
+
+    values = [v.strip() for v in args.values.split(",") if v.strip()]
+    simulator = run_gauge_simulator(args.protocol, values, unit=args.unit)
+    print(f"{args.protocol} gauge on {simulator.path} (values {', '.join(values)}; "
+          f"{'pushing every ' + str(args.push_every_s) + ' s' if args.push_every_s else 'answering requests'})",
+          flush=True)
+    try:
+        while True:
+            time.sleep(args.push_every_s or 3600)
+            if args.push_every_s:
+                simulator.push()
+    except KeyboardInterrupt:
+        return EXIT_OK
+    finally:
+        simulator.stop()
+
+
+def cmd_simulate_plc(args: argparse.Namespace) -> int:
+    import random
+    import time
+
+    from drivers.simulators.plc import run_plc_simulator
+
+    simulator = run_plc_simulator(host=args.host, port=args.port)
+    print(f"PLC on {simulator.url}: part_present (discrete 0), reject (coil 0), result (holding 10), "
+          f"diameter/length/height (float32 at holding 100/102/104, mm); a part every {args.cycle_s} s", flush=True)
+    try:
+        while True:
+            time.sleep(args.cycle_s / 2)
+            simulator.present_part({"diameter": f"{random.gauss(12.0, 0.01):.3f}",
+                                    "length": f"{random.gauss(80.0, 0.03):.2f}", "height": "5.00"})
+            time.sleep(args.cycle_s / 2)
+            simulator.remove_part()
+    except KeyboardInterrupt:
+        return EXIT_OK
+    finally:
+        simulator.stop()
 
 
 def cmd_user_add(args: argparse.Namespace) -> int:
@@ -190,8 +236,9 @@ def _print_trace(result: dict[str, Any]) -> None:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from edge.demo import run_demo
+    from ui.app import create_app
 
-    return run_demo(port=args.port, host=args.host, workdir=args.dir)
+    return run_demo(port=args.port, host=args.host, workdir=args.dir, create_app=create_app)
 
 
 # -- parser ------------------------------------------------------------------------------------------------
@@ -213,6 +260,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_plan(commands)
     _add_audit(commands)
     _add_trace(commands)
+    _add_simulate(commands)
     from sync.commands import register as register_sync  # sync run/status/..., hq serve/station add
 
     register_sync(commands)
@@ -274,10 +322,22 @@ def _add_trace(commands: Any) -> None:
     lot.add_argument("--json", action="store_true")
 
 
+def _add_simulate(commands: Any) -> None:
+    group = commands.add_parser("simulate", help="device simulators").add_subparsers(dest="action", required=True)
+    gauge = _add(group, "gauge", cmd_simulate_gauge, "a gauge on a real pseudo-terminal; prints its path")
+    gauge.add_argument("--protocol", required=True, choices=("mitutoyo", "sylvac", "mt-sics"))
+    gauge.add_argument("--values", default="12.345", help="comma-separated values to cycle through")
+    gauge.add_argument("--unit", default="mm")
+    gauge.add_argument("--push-every-s", type=float, default=0.0, help="push a value this often (0: polled only)")
+    plc = _add(group, "plc", cmd_simulate_plc, "a Modbus TCP PLC (pymodbus server) with a part cycle")
+    plc.add_argument("--host", default="127.0.0.1")
+    plc.add_argument("--port", type=int, default=5020)
+    plc.add_argument("--cycle-s", type=float, default=2.0)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    from edge.errors import LinesideError
-    from edge.store import StoreError
+    from edge.errors import LinesideError, StoreError
 
     try:
         return int(args.handler(args))

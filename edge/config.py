@@ -85,11 +85,11 @@ class SerialGaugeDevice(Model):
     id: Identifier
     station: Identifier
     url: str = Field(min_length=1, description="pyserial URL: /dev/ttyUSB0, socket://host:port, rfc2217://...")
-    protocol: Literal["mitutoyo", "sylvac", "mt-sics", "line"]
+    protocol: Literal["mitutoyo", "sylvac", "mt-sics", "pattern"]
     mode: Literal["polled", "pushed"] = "pushed"
     baudrate: int = Field(default=9600, gt=0)
     timeout_s: float = Field(default=1.0, gt=0)
-    pattern: str | None = Field(default=None, description="regular expression for protocol 'line'")
+    pattern: str | None = Field(default=None, description="regular expression for protocol 'pattern'")
     unit: str | None = Field(default=None, description="unit when the frames carry none")
 
 
@@ -120,6 +120,7 @@ class ModbusPlcDevice(Model):
     scan_interval_ms: int = Field(default=100, ge=10)
     timeout_s: float = Field(default=1.0, gt=0)
     tags: list[ModbusTag] = []
+    reject_tag: str | None = Field(default=None, description="a coil written true after a part that failed")
 
 
 class CameraDevice(Model):
@@ -151,6 +152,17 @@ class Gauge(Model):
 class AqlSampling(Model):
     aql: Number
     level: Literal["I", "II", "III", "S-1", "S-2", "S-3", "S-4"] = "II"
+    edition: Literal["z1.4", "iso2859-1:1999"] = "z1.4"
+
+    @model_validator(mode="after")
+    def _aql_in_the_tables(self) -> AqlSampling:
+        from inspection.sampling import SamplingError, aql_column
+
+        try:
+            aql_column(self.aql)
+        except SamplingError as exc:
+            raise ValueError(str(exc)) from None
+        return self
 
 
 class FixedSampling(Model):

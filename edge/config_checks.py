@@ -80,6 +80,43 @@ def _device_problems(raw: Any) -> Iterator[str]:
         if station is not None and str(station) not in stations:
             yield f"devices[{device.get('id')}].station: unknown station {station!r}"
         yield from _duplicates(_entries(device, "tags"), "name", f"devices[{device.get('id')}].tags")
+        if device.get("kind") == "modbus_plc":
+            yield from _plc_problems(device)
+        if device.get("kind") == "serial_gauge" and device.get("protocol") == "pattern":
+            yield from _pattern_problems(device)
+
+
+def _plc_problems(device: dict[str, Any]) -> Iterator[str]:
+    from drivers.base import DeviceConfigError
+    from drivers.registers import Tag
+
+    where = f"devices[{device.get('id')}]"
+    tags = {t.get("name"): t for t in _entries(device, "tags")}
+    for name, tag in tags.items():
+        try:
+            Tag(str(name), tag.get("table"), int(tag.get("address", 0)), tag.get("type", "uint16"),
+                int(tag.get("length", 1)) if tag.get("type") == "string" else 0, tag.get("byte_order", "big"),
+                tag.get("word_order", "big"), tag.get("scale", 1), tag.get("offset", 0), tag.get("unit", ""))
+        except (DeviceConfigError, TypeError, ValueError, ArithmeticError) as exc:
+            yield f"{where}.tags[{name}]: {exc}"
+    reject = device.get("reject_tag")
+    if reject is not None and (reject not in tags or tags[reject].get("table") != "coil"):
+        yield f"{where}.reject_tag: {reject!r} must name one of this device's coil tags"
+
+
+def _pattern_problems(device: dict[str, Any]) -> Iterator[str]:
+    import re
+
+    where = f"devices[{device.get('id')}].pattern"
+    pattern = device.get("pattern")
+    if not isinstance(pattern, str):
+        yield f"{where}: protocol 'pattern' needs a regular expression with a named group 'value'"
+        return
+    try:
+        if "value" not in re.compile(pattern).groupindex:
+            yield f"{where}: the regular expression has no named group 'value'"
+    except re.error as exc:
+        yield f"{where}: not a regular expression: {exc}"
 
 
 def _gauge_problems(raw: Any) -> Iterator[str]:
@@ -114,6 +151,9 @@ def _characteristic_problems(raw: Any, characteristic: dict[str, Any], at: str) 
     if device is None:
         yield f"{where}.device: unknown device {device_id!r}"
         return
+    tags = _entries(device, "tags")
     tag = characteristic.get("tag")
-    if tag is not None and tag not in {t.get("name") for t in _entries(device, "tags")}:
+    if tag is not None and tag not in {t.get("name") for t in tags}:
         yield f"{where}.tag: device {device_id!r} has no tag {tag!r}"
+    if characteristic.get("method") == "plc" and not any(t.get("trigger") for t in tags):
+        yield f"{where}.device: PLC {device_id!r} has no trigger tag to say when a part's values are taken"

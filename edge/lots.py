@@ -74,6 +74,10 @@ def open_lot(core: Core, actor: auth.Actor, *, product: str | None = None, lot: 
             raise ConflictError(f"lot {lot_number!r} is already open")
         record["opened_at"] = tx.at
         tx.add("lots", record, action="lot.opened", actor=actor.name, station=actor.station)
+        if actor.station:  # a lot opened at a station becomes the lot that station works on
+            from edge.stations import assign
+
+            assign(tx, actor, actor.station, record["uid"])
 
     core.store.write(job)
     return lot_view(core.store, lot_number)

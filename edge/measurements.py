@@ -94,10 +94,8 @@ def _text(field: str, value: str | None, limit: int = 64) -> str | None:
     return value
 
 
-def record_measurement(core: Core, actor: auth.Actor, lot_number: str, given: MeasurementInput
-                       ) -> dict[str, Any]:
-    """Record one value; returns the verdict, the lot status and any nonconformity or hold it raised."""
-    lot = lot_row(core.store, lot_number)
+def _prepare(core: Core, actor: auth.Actor, lot: dict[str, Any], given: MeasurementInput,
+             gauge_checks: dict[str, gauges.GaugeCheck]) -> tuple[Characteristic, dict[str, Any]]:
     characteristic = _characteristic(core, lot, given.characteristic)
     if characteristic.method == "attribute":
         judged = _judge_attribute(given.value)
@@ -108,9 +106,11 @@ def record_measurement(core: Core, actor: auth.Actor, lot_number: str, given: Me
     if given.supersedes and not (given.reason and given.reason.strip()):
         raise InvalidInputError("a correction (supersedes) needs a reason")
     gauge_id = given.gauge or characteristic.gauge
-    check = gauges.check(core.store, core.config, gauge_id, core.today()) if gauge_id else None
-    plan = json.loads(lot["sampling"])[characteristic.id]
-    record = {
+    check = None
+    if gauge_id:
+        check = gauge_checks.get(gauge_id) or gauges.check(core.store, core.config, gauge_id, core.today())
+        gauge_checks[gauge_id] = check
+    return characteristic, {
         "uid": new_uid(), "lot_uid": lot["uid"], "characteristic": characteristic.id,
         "plan_revision": lot["plan_revision"], "plan_hash": lot["plan_hash"], "sample": given.sample,
         "serial": _text("serial", given.serial), "value": judged.value, "unit": judged.unit,
@@ -119,39 +119,83 @@ def record_measurement(core: Core, actor: auth.Actor, lot_number: str, given: Me
         "device": _text("device", given.device), "station": actor.station, "actor": actor.name,
         "recorded_at": None, "supersedes": given.supersedes, "reason": _text("reason", given.reason, 500),
     }
+
+
+def record_measurement(core: Core, actor: auth.Actor, lot_number: str, given: MeasurementInput
+                       ) -> dict[str, Any]:
+    """Record one value; returns the verdict, the lot status and any nonconformity or hold it raised."""
+    return record_measurements(core, actor, lot_number, [given])[0]
+
+
+def record_measurements(core: Core, actor: auth.Actor, lot_number: str, given: list[MeasurementInput]
+                        ) -> list[dict[str, Any]]:
+    """Record several values of one lot (a device's scan) in one transaction: all of them, or none.
+
+    A value that cannot be accepted is an InvalidInputError naming its position, and nothing is recorded.
+    """
+    if not given:
+        raise InvalidInputError("no measurements given")
+    lot = lot_row(core.store, lot_number)
+    checks: dict[str, gauges.GaugeCheck] = {}
+    prepared = []
+    for index, item in enumerate(given):
+        try:
+            prepared.append(_prepare(core, actor, lot, item, checks))
+        except (InvalidInputError, NotFoundError) as exc:
+            if len(given) == 1:
+                raise
+            raise type(exc)(f"measurements[{index}]: {exc}") from None
+    plans = json.loads(lot["sampling"])
     rules = core.config.hold_rules
-    outcome = core.store.write(lambda tx: _record(tx, actor, lot, characteristic, plan, record, rules))
-    return {"measurement": record["uid"], "characteristic": characteristic.id, "sample": record["sample"],
-            "value": judged.value, "unit": judged.unit, "verdict": judged.verdict.value, "flag": record["flag"],
-            "lot": lot["lot_number"], **outcome}
+    outcomes = core.store.write(lambda tx: _record_all(tx, actor, lot, prepared, plans, rules))
+    return [{"measurement": record["uid"], "characteristic": record["characteristic"], "sample": record["sample"],
+             "value": record["value"], "unit": record["unit"], "verdict": record["verdict"], "flag": record["flag"],
+             "lot": lot["lot_number"], **outcome} for (_, record), outcome in zip(prepared, outcomes, strict=True)]
 
 
-def _record(tx: Tx, actor: auth.Actor, lot: dict[str, Any], characteristic: Characteristic,
-            plan: dict[str, Any], record: dict[str, Any], rules: HoldRules) -> dict[str, Any]:
-    status = tx.one("SELECT status FROM lots WHERE uid = ?", (lot["uid"],))["status"]  # type: ignore[index]
+def _record_all(tx: Tx, actor: auth.Actor, lot: dict[str, Any], prepared: list[tuple[Characteristic, dict[str, Any]]],
+                plans: dict[str, dict[str, Any]], rules: HoldRules) -> list[dict[str, Any]]:
+    status = _status(tx, lot["uid"])
     if status not in OPEN_STATES:
         raise ConflictError(f"lot {lot['lot_number']!r} is {status}: no more measurements can be recorded")
-    record["sample"] = _sample(tx, record)
-    record["recorded_at"] = tx.at
-    tx.add("measurements", record, action="measurement.recorded", actor=actor.name, station=actor.station,
-           reason=record["reason"])
-    outcome: dict[str, Any] = {"nonconformity": None, "hold": None}
-    if record["verdict"] == Verdict.FAIL:
-        outcome.update(_nonconforming(tx, actor, lot, characteristic, plan, record, rules))
-    elif status == "open" and record["sample"] >= plan["n"] and _accepted(tx, lot):
+    next_samples: dict[str, int] = {}
+    outcomes: list[dict[str, Any]] = []
+    completing = False
+    for characteristic, record in prepared:
+        record["sample"] = _sample(tx, record, next_samples)
+        record["recorded_at"] = tx.at
+        tx.add("measurements", record, action="measurement.recorded", actor=actor.name, station=actor.station,
+               reason=record["reason"])
+        outcome: dict[str, Any] = {"nonconformity": None, "hold": None}
+        if record["verdict"] == Verdict.FAIL:
+            outcome.update(_nonconforming(tx, actor, lot, characteristic, plans[characteristic.id], record, rules))
+        completing = completing or record["sample"] <= plans[characteristic.id]["n"]
+        outcomes.append(outcome)
+    if completing and _status(tx, lot["uid"]) == "open" and _accepted(tx, lot):
         tx.change("lots", lot["uid"], {"status": "accepted"}, action="lot.accepted", actor=actor.name,
                   station=actor.station, reason="inspection plan complete and passed")
-    outcome["lot_status"] = tx.one("SELECT status FROM lots WHERE uid = ?", (lot["uid"],))["status"]  # type: ignore[index]
-    return outcome
+    final = _status(tx, lot["uid"])
+    for outcome in outcomes:
+        outcome["lot_status"] = final
+    return outcomes
 
 
-def _sample(tx: Tx, record: dict[str, Any]) -> int:
+def _status(tx: Tx, lot_uid: str) -> str:
+    return str(tx.conn.execute("SELECT status FROM lots WHERE uid = ?", (lot_uid,)).fetchone()[0])
+
+
+def _sample(tx: Tx, record: dict[str, Any], next_samples: dict[str, int]) -> int:
     key = (record["lot_uid"], record["characteristic"])
     if record["supersedes"]:
         return _superseded_sample(tx, record)
     if record["sample"] is None:
-        top = tx.one("SELECT MAX(sample) AS top FROM measurements WHERE lot_uid = ? AND characteristic = ?", key)
-        return int((top or {}).get("top") or 0) + 1
+        sample = next_samples.get(record["characteristic"])
+        if sample is None:
+            top = tx.conn.execute("SELECT MAX(sample) FROM measurements WHERE lot_uid = ? AND characteristic = ?",
+                                  key).fetchone()[0]
+            sample = int(top or 0) + 1
+        next_samples[record["characteristic"]] = sample + 1
+        return sample
     if tx.one("SELECT 1 FROM measurements WHERE lot_uid = ? AND characteristic = ? AND sample = ?",
               (*key, record["sample"])):
         raise ConflictError(f"sample {record['sample']} of {record['characteristic']} is already measured: "
@@ -179,6 +223,13 @@ def _counts(tx: Tx, lot_uid: str) -> dict[str, tuple[int, int]]:
     return {row["characteristic"]: (row["measured"], row["failed"]) for row in rows}
 
 
+def _failed(tx: Tx, lot_uid: str, characteristic: str) -> int:
+    row = tx.one("SELECT COUNT(DISTINCT sample) AS n FROM measurements m WHERE lot_uid = ? AND characteristic = ? "
+                 "AND verdict = 'fail' AND NOT EXISTS (SELECT 1 FROM measurements s WHERE s.supersedes = m.uid)",
+                 (lot_uid, characteristic))
+    return int(row["n"]) if row else 0
+
+
 def _accepted(tx: Tx, lot: dict[str, Any]) -> bool:
     counts = _counts(tx, lot["uid"])
     for characteristic, plan in json.loads(lot["sampling"]).items():
@@ -192,7 +243,7 @@ def _hold_reason(tx: Tx, lot: dict[str, Any], characteristic: Characteristic, pl
                  rules: HoldRules) -> str | None:
     if rules.critical_failure and characteristic.criticality == "critical":
         return f"critical characteristic {characteristic.id} failed"
-    failed = _counts(tx, lot["uid"]).get(characteristic.id, (0, 0))[1]
+    failed = _failed(tx, lot["uid"], characteristic.id)
     if rules.reject_number and failed >= plan["re"]:
         return f"{failed} nonconforming on {characteristic.id} reach the reject number Re={plan['re']}"
     if rules.any_failure:

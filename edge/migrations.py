@@ -11,7 +11,8 @@ import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
 MIGRATIONS = Migrations("lineside.edge")
-APPEND_ONLY = ("measurements", "audit_events", "signatures", "dispositions", "calibrations", "plan_approvals")
+APPEND_ONLY = ("measurements", "audit_events", "signatures", "dispositions", "calibrations", "plan_approvals",
+               "station_lots")
 
 
 @MIGRATIONS(name="001_core")
@@ -78,7 +79,7 @@ def _m001_core(db: sqlite_utils.Database) -> None:
         "uid": str, "product": str, "revision": str, "plan_hash": str, "signature_uid": str, "approved_at": str,
     }, pk="uid", not_null={"product", "revision", "plan_hash", "signature_uid"})
     _audit_and_outbox(db)
-    for table in APPEND_ONLY:
+    for table in ("measurements", "audit_events", "signatures", "dispositions", "calibrations", "plan_approvals"):
         _append_only(db, table)
 
 
@@ -93,6 +94,16 @@ def _audit_and_outbox(db: sqlite_utils.Database) -> None:
         uid TEXT NOT NULL, payload TEXT NOT NULL, created_at TEXT NOT NULL, sent_at TEXT, attempts INTEGER
         NOT NULL DEFAULT 0, error TEXT)""")
     db.execute("CREATE INDEX idx_outbox_unsent ON outbox (seq) WHERE sent_at IS NULL")
+
+
+@MIGRATIONS(name="002_station_lots")
+def _m002_station_lots(db: sqlite_utils.Database) -> None:
+    """Which lot each station is working on: a log of assignments, the latest one in force."""
+    db["station_lots"].create({
+        "uid": str, "station": str, "lot_uid": str, "assigned_by": str, "assigned_at": str,
+    }, pk="uid", not_null={"station", "lot_uid", "assigned_at"})
+    db["station_lots"].create_index(["station", "assigned_at"])
+    _append_only(db, "station_lots")
 
 
 def _append_only(db: sqlite_utils.Database, table: str) -> None:

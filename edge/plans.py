@@ -15,9 +15,17 @@ from edge.config import LineConfig, Plan, Product
 from edge.errors import ConflictError, NotFoundError
 from edge.store import Store, Tx, new_uid
 
+_HASHES: dict[int, tuple[Plan, str]] = {}
+
 
 def plan_hash(plan: Plan) -> str:
-    return audit.digest(json.dumps(plan.model_dump(mode="json"), sort_keys=True, separators=(",", ":")))
+    """The revision's content hash; plans are immutable, so it is computed once per plan object."""
+    cached = _HASHES.get(id(plan))
+    if cached is not None and cached[0] is plan:
+        return cached[1]
+    digest = audit.digest(json.dumps(plan.model_dump(mode="json"), sort_keys=True, separators=(",", ":")))
+    _HASHES[id(plan)] = (plan, digest)  # keeps the plan alive, so its id is never reused by another
+    return digest
 
 
 @dataclass(frozen=True, slots=True)

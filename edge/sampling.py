@@ -38,7 +38,7 @@ def _aql_plan(sampling: AqlSampling, lot_size: int, characteristic_id: str) -> C
     from inspection import sampling as tables
 
     try:
-        plan = tables.plan_for(lot_size, sampling.aql, level=sampling.level)
+        plan = tables.plan_for(lot_size, sampling.aql, level=sampling.level, edition=sampling.edition)
     except tables.SamplingError as exc:
         raise InvalidInputError(f"characteristic {characteristic_id!r}: {exc}") from None
     n = min(plan.n, lot_size)

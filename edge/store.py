@@ -5,18 +5,20 @@ which runs as many as are waiting in one transaction, commits once, and only the
 reading is never acknowledged before it is durable, and a burst of readings pays one fsync, not one each.
 Readers get their own connections. Must not know the domain's rules: services decide, the store records.
 
-    StoreError
+    StoreError (edge.errors)
     ├── StoreSetupError     the file cannot be opened with the durability Lineside needs, or needs migrating
     └── StoreClosedError    a job was submitted after the store closed
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import queue
 import sqlite3
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
@@ -26,21 +28,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from edge import audit, migrations
+from edge.errors import StoreClosedError, StoreError, StoreSetupError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-class StoreError(Exception):
-    """Base of the store's errors."""
-
-
-class StoreSetupError(StoreError):
-    """The store cannot be used as it is."""
-
-
-class StoreClosedError(StoreError):
-    """The store is closed."""
 
 
 def now() -> str:
@@ -89,9 +80,7 @@ class Tx:
         return self.conn.execute(sql, params).rowcount
 
     def insert(self, table: str, record: dict[str, Any]) -> None:
-        columns = ",".join(record)
-        marks = ",".join("?" * len(record))
-        self.conn.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks})", tuple(record.values()))
+        self.conn.execute(_insert_sql(table, tuple(record)), tuple(record.values()))
 
     def row(self, table: str, uid: str) -> dict[str, Any]:
         found = self.one(f"SELECT * FROM {table} WHERE uid = ?", (uid,))
@@ -139,6 +128,11 @@ class Tx:
                           (self.outbox_seq, f"{self.origin}:{self.outbox_seq}", kind, uid, payload, self.at))
 
 
+@functools.cache
+def _insert_sql(table: str, columns: tuple[str, ...]) -> str:
+    return f"INSERT INTO {table} ({','.join(columns)}) VALUES ({','.join('?' * len(columns))})"
+
+
 Job = Callable[[Tx], Any]
 
 
@@ -152,9 +146,12 @@ class Store:
         self._conn = connect(self.path)
         self._prepare(migrate)
         self._readers = threading.local()
+        self._readers_lock = threading.Lock()
+        self._all_readers: list[sqlite3.Connection] = []
         self._queue: queue.SimpleQueue[tuple[Job, Future[Any]] | None] = queue.SimpleQueue()
         self._closed = False
         self.commits = itertools.count()
+        self.commit_seconds = CommitStats()
         self._thread = threading.Thread(target=self._run, name="lineside-writer", daemon=True)
         self._thread.start()
 
@@ -222,6 +219,7 @@ class Store:
 
     def _transaction(self, jobs: list[Job]) -> list[Any]:
         tx = Tx(self._conn, audit.Chain(self._chain.seq, self._chain.hash), self._outbox_seq, self.origin)
+        began = time.perf_counter()
         self._conn.execute("BEGIN IMMEDIATE")
         try:
             results = [self._run_job(job, tx) for job in jobs]
@@ -231,6 +229,7 @@ class Store:
             raise
         self._chain, self._outbox_seq = tx.chain, tx.outbox_seq
         next(self.commits)
+        self.commit_seconds.observe(time.perf_counter() - began, len(jobs))
         return results
 
     @staticmethod
@@ -249,6 +248,8 @@ class Store:
             conn.execute("PRAGMA query_only=ON")
             conn.row_factory = sqlite3.Row
             self._readers.conn = conn
+            with self._readers_lock:
+                self._all_readers.append(conn)
         return conn
 
     def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
@@ -277,8 +278,31 @@ class Store:
         self._closed = True
         self._queue.put(None)
         self._thread.join()
-        self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        with self._readers_lock:
+            for reader in self._all_readers:
+                reader.close()
+        self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self._conn.close()
+
+
+class CommitStats:
+    """Commit latency for /metrics: count, sum and the buckets of a Prometheus histogram (seconds)."""
+
+    BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.jobs = 0
+        self.sum_s = 0.0
+        self.buckets = [0] * len(self.BUCKETS)
+
+    def observe(self, seconds: float, jobs: int) -> None:
+        self.count += 1
+        self.jobs += jobs
+        self.sum_s += seconds
+        for index, bound in enumerate(self.BUCKETS):
+            if seconds <= bound:
+                self.buckets[index] += 1
 
 
 class _JobFailed(Exception):

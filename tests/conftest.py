@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,17 +25,27 @@ def config() -> LineConfig:
     return load(EXAMPLE)
 
 
-@pytest.fixture
-def core(config: LineConfig, tmp_path: Path) -> Iterator[Core]:
-    """A store with a supervisor, an operator, an inspector, and the example plans approved."""
-    core = open_core(config, tmp_path / "edge.db", migrate=True)
-    core.today = lambda: TODAY
+@pytest.fixture(scope="session")
+def seeded_store(config: LineConfig, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store with a supervisor, an operator, an inspector, and the example plans approved; made once,
+    because argon2id hashing is slow on purpose, and copied for each test."""
+    path = tmp_path_factory.mktemp("seed") / "edge.db"
+    core = open_core(config, path, migrate=True)
     auth.add_user(core.store, "sue", "supervisor", SUPERVISOR_SECRET)
     auth.add_user(core.store, "olly", "operator", OPERATOR_PIN, badge="B-100")
     auth.add_user(core.store, "ina", "inspector", "5150", badge="B-200")
     sue = auth.authenticate(core.store, "sue", SUPERVISOR_SECRET)
     for product in config.products:
         plans.approve(core.store, config, sue, SUPERVISOR_SECRET, product.id, product.plans[-1].revision)
+    core.close()  # checkpoints the WAL into the main file
+    return path
+
+
+@pytest.fixture
+def core(config: LineConfig, seeded_store: Path, tmp_path: Path) -> Iterator[Core]:
+    shutil.copyfile(seeded_store, tmp_path / "edge.db")
+    core = open_core(config, tmp_path / "edge.db")
+    core.today = lambda: TODAY
     yield core
     core.close()
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from edge import holds, lots, measurements, plans, trace
+from edge import holds, lots, measurements, plans, stations, trace
 from edge.errors import ConflictError
 from ui.deps import ActorDep, CoreDep
 
@@ -55,13 +55,13 @@ class DispositionIn(Signature):
 
 
 @router.get("/health", tags=["health"])
-def health(core: CoreDep) -> dict[str, Any]:
+def health(core: CoreDep, request: Request) -> dict[str, Any]:
     outbox = core.store.query_one("SELECT COUNT(*) AS depth, MIN(created_at) AS oldest FROM outbox "
                                   "WHERE sent_at IS NULL")
     head = core.store.query_one("SELECT MAX(seq) AS seq FROM audit_events")
     return {"status": "ok", "site": core.config.site.id, "line": core.config.line.id,
             "store": {"path": str(core.store.path), "state": "ok", "audit_head": head["seq"] if head else 0},
-            "outbox": outbox, "devices": []}
+            "outbox": outbox, "devices": request.app.state.devices()}
 
 
 @router.get("/plans", tags=["plans"])
@@ -95,6 +95,17 @@ def record(lot: str, body: MeasurementIn, core: CoreDep, actor: ActorDep) -> dic
     return measurements.record_measurement(core, actor, lot, given)
 
 
+class MeasurementsIn(Body):
+    measurements: list[MeasurementIn] = Field(min_length=1, max_length=1000)
+
+
+@router.post("/lots/{lot}/measurements/batch", status_code=201, tags=["lots"])
+def record_batch(lot: str, body: MeasurementsIn, core: CoreDep, actor: ActorDep) -> list[dict[str, Any]]:
+    """Several values of one lot in one transaction (a device's scan): all are recorded, or none."""
+    given = [measurements.MeasurementInput(**item.model_dump()) for item in body.measurements]
+    return measurements.record_measurements(core, actor, lot, given)
+
+
 @router.post("/lots/{lot}/release", tags=["lots"])
 def release(lot: str, body: Signature, core: CoreDep, actor: ActorDep) -> dict[str, Any]:
     return lots.release_lot(core, actor, lot, body.secret, body.meaning)
@@ -116,6 +127,21 @@ def list_holds(core: CoreDep, actor: ActorDep,
 def disposition(hold: str, body: DispositionIn, core: CoreDep, actor: ActorDep) -> dict[str, Any]:
     return holds.disposition(core, actor, hold, body.decision, body.reason, body.secret, body.meaning,
                              body.cause, body.action)
+
+
+class StationLot(Body):
+    lot: str = Field(max_length=64)
+
+
+@router.get("/stations/{station}", tags=["stations"])
+def get_station(station: str, core: CoreDep, actor: ActorDep) -> dict[str, Any]:
+    lot = stations.active_lot(core, station)
+    return {"station": station, "lot": lots.lot_view(core.store, lot["lot_number"]) if lot else None}
+
+
+@router.put("/stations/{station}/lot", tags=["stations"])
+def set_station_lot(station: str, body: StationLot, core: CoreDep, actor: ActorDep) -> dict[str, Any]:
+    return stations.set_active_lot(core, actor, station, body.lot)
 
 
 @router.get("/gauges", tags=["gauges"])

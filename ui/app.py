@@ -5,12 +5,15 @@ Every service error becomes one status with a body naming the thing at fault; no
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from edge import errors
 from edge.core import Core
-from ui import api
+from ui import api, metrics
 
 STATUS = {
     errors.NotFoundError: (404, "not_found"),
@@ -30,10 +33,14 @@ def _handler(status: int, code: str):  # type: ignore[no-untyped-def]
     return handle
 
 
-def create_app(core: Core) -> FastAPI:
+def create_app(core: Core, devices: Callable[[], list[dict[str, Any]]] | None = None) -> FastAPI:
+    """The web app over `core`; `devices` reports the device runtime's health, when one runs."""
     app = FastAPI(title="Lineside edge", version="0.1.0",
                   description="Shop-floor inspection and traceability: the edge's JSON API.")
     app.state.core = core
+    app.state.devices = devices or list
+    app.state.metrics = metrics.registry_for(core, app.state.devices)
+    app.include_router(metrics.router)
     app.include_router(api.router)
     for kind, (status, code) in STATUS.items():
         app.add_exception_handler(kind, _handler(status, code))

@@ -25,12 +25,12 @@ CoreDep = Annotated[Core, Depends(get_core)]
 
 
 def get_actor(core: CoreDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-              station: Annotated[str | None, Header(alias="X-Lineside-Station")] = None) -> auth.Actor:
+              station_header: Annotated[str | None, Header(alias="X-Lineside-Station")] = None) -> auth.Actor:
     if credentials is None:
         raise AuthenticationError("a bearer token is required (Authorization: Bearer ...)")
-    if station is not None and station not in {s.id for s in core.config.stations}:
-        raise InvalidInputError(f"unknown station {station[:64]!r} in X-Lineside-Station")
-    return auth.actor_for_token(core.store, credentials.credentials, station)
+    if station_header is not None and station_header not in {s.id for s in core.config.stations}:
+        raise InvalidInputError(f"unknown station {station_header[:64]!r} in X-Lineside-Station")
+    return auth.actor_for_token(core.store, credentials.credentials, station_header)
 
 
 ActorDep = Annotated[auth.Actor, Depends(get_actor)]

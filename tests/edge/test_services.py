@@ -208,3 +208,35 @@ def test_trace_lot_shows_everything(core, operator, supervisor):
     assert actions[:2] == ["lot.opened", "measurement.recorded"]
     assert "disposition.signed" in actions and "lot.use-as-is" in actions
     assert Decimal(result["measurements"][0]["value"]) == Decimal("13.000")
+
+
+def test_a_lot_opened_at_a_station_becomes_its_active_lot(core, operator, supervisor):
+    from edge import stations
+
+    assert stations.active_lot(core, "op-10") is None
+    open_bracket_lot(core, operator)  # operator is at op-10
+    assert stations.active_lot(core, "op-10")["lot_number"] == "L-1"
+    open_bracket_lot(core, operator, lot="L-2")
+    assert stations.active_lot(core, "op-10")["lot_number"] == "L-2"
+    stations.set_active_lot(core, supervisor, "op-10", "L-1")
+    assert stations.active_lot(core, "op-10")["lot_number"] == "L-1"
+    hold = record_measurement(core, operator, "L-1", m("bore-dia", "13"))["hold"]
+    holds.disposition(core, supervisor, hold, "scrap", "oversize", SUPERVISOR_SECRET)
+    assert stations.active_lot(core, "op-10") is None  # a closed lot is no station's active lot
+    with pytest.raises(ConflictError, match="scrapped"):
+        stations.set_active_lot(core, supervisor, "op-10", "L-1")
+    with pytest.raises(NotFoundError, match="unknown station"):
+        stations.active_lot(core, "op-99")
+
+
+def test_aql_sampling_gives_n_ac_re_from_iso_2859_tables(core, config, operator):
+    from edge.config import AqlSampling
+    from edge.sampling import plan_for
+
+    bore = config.product("BRK-100").plans[0].characteristics[0]
+    aql = bore.model_copy(update={"sampling": AqlSampling(aql="1.0", level="II")})
+    plan = plan_for(aql, 1000)
+    assert (plan.code_letter, plan.n, plan.ac, plan.re) == ("J", 80, 2, 3)
+    assert plan_for(aql, 10).hundred_percent
+    with pytest.raises(ValueError, match="0.77"):
+        AqlSampling(aql="0.77", level="II")
