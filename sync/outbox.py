@@ -53,10 +53,9 @@ def depth(store: Store, alarm_bytes: int, *, at: datetime | None = None) -> Dept
                  alarm_state(unsent_bytes, alarm_bytes, free), last_run(store))
 
 
+# ui/metrics.py already exports lineside_outbox_depth, _bytes and _oldest_age_seconds from the store; these
+# complete them with what only sync knows, under names of their own so the two can be served side by side.
 METRICS = (
-    ("lineside_outbox_pending", "pending", "Records waiting for HQ (not sent, not quarantined)"),
-    ("lineside_outbox_pending_bytes", "pending_bytes", "Payload bytes waiting for HQ"),
-    ("lineside_outbox_oldest_age_seconds", "oldest_age_s", "Age of the oldest record waiting for HQ"),
     ("lineside_outbox_quarantined", "quarantined", "Records HQ refused, kept aside with the reason"),
     ("lineside_outbox_alarm_bytes", "alarm_bytes", "Unsent bytes at which the outbox alarm is raised"),
     ("lineside_outbox_disk_free_bytes", "disk_free_bytes", "Free bytes on the store's disk"),
@@ -64,13 +63,19 @@ METRICS = (
 
 
 def prometheus(depth: Depth) -> str:
-    """The depth as Prometheus text exposition lines, for the composition root to add to /metrics."""
+    """Prometheus text lines for the composition root to add to /metrics: quarantine, alarm, last run."""
     lines = []
     for name, field_name, help_text in METRICS:
-        value = getattr(depth, field_name)
-        lines += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge", f"{name} {0 if value is None else value}"]
-    lines += ["# HELP lineside_outbox_alarm 1 while the outbox is in alarm (see lineside sync status)",
-              "# TYPE lineside_outbox_alarm gauge", f"lineside_outbox_alarm {int(depth.state == 'alarm')}"]
+        lines += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge", f"{name} {getattr(depth, field_name)}"]
+    last = depth.last_run or {}
+    gauges = (("lineside_outbox_alarm", "1 while the outbox is in alarm (lineside sync status)",
+               int(depth.state == "alarm")),
+              ("lineside_sync_last_run_ok", "1 when the last sync run succeeded, 0 when it failed or never ran",
+               int(last.get("outcome") == "ok")),
+              ("lineside_sync_high_water", "HQ's high-water mark of this station at the last run",
+               last.get("high_water") or 0))
+    for name, help_text, value in gauges:
+        lines += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge", f"{name} {value}"]
     return "\n".join(lines) + "\n"
 
 

@@ -101,6 +101,6 @@ def test_prometheus_lines(core):
     depth = outbox.depth(core.store, 10**9)
     text = outbox.prometheus(depth)
     values = dict(line.split(" ") for line in text.splitlines() if not line.startswith("#"))
-    assert values["lineside_outbox_pending"] == str(depth.pending)
-    assert values["lineside_outbox_alarm"] == "0"
+    assert values["lineside_outbox_quarantined"] == str(depth.quarantined)
+    assert values["lineside_outbox_alarm"] == "0" and values["lineside_sync_last_run_ok"] == "0"
     assert all(f"# TYPE {name} gauge" in text for name in values)
