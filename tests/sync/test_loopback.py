@@ -1,4 +1,7 @@
-"""The whole path over a real socket: uvicorn on loopback, the client's own httpx client, no test seams."""
+"""The whole path over a real socket: uvicorn on loopback, the client's own httpx client, no test seams.
+
+Once with the receiver on PostgreSQL, once with the local HQ of the demo (the embedded store).
+"""
 
 from __future__ import annotations
 
@@ -12,8 +15,23 @@ import uvicorn
 from edge.config import SyncSettings
 from sync import outbox
 from sync.client import SyncClient
+from sync.local import start_local_hq
 from sync.receiver.app import create_app
 from tests.sync.conftest import SECRET, STATION
+
+
+def test_sync_to_a_local_hq_over_loopback(core, operator, tmp_path):
+    hq = start_local_hq(tmp_path, STATION)
+    try:
+        pending = outbox.depth(core.store, 10**9).pending
+        client = SyncClient(core.store, hq.settings(batch_records=2), STATION)
+        result = client.run()
+        assert (result.outcome, result.sent, result.high_water) == ("ok", pending, pending)
+        assert hq.store.counts()["records"] == pending
+        assert client.run().sent == 0
+        assert "Open nonconformities and holds" in client.http.get("/").text
+    finally:
+        hq.stop()
 
 
 @pytest.fixture
