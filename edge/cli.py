@@ -301,6 +301,9 @@ def _parser() -> argparse.ArgumentParser:
     _add_trace(commands)
     _add_vision(commands)
     _add_simulate(commands)
+    from sync.commands import register as register_sync  # sync run/status/..., hq serve/station add
+
+    register_sync(commands)
     return parser
 
 

@@ -302,6 +302,34 @@ class Vision(Model):
     max_calibration_age_days: int = Field(default=365, ge=1, description="oldest camera calibration accepted")
 
 
+class SyncSettings(Model):
+    """[sync]: pushing the outbox to headquarters (docs/sync.md). The station is "<site>.<line>"."""
+
+    hq_url: str = Field(pattern=r"^https?://", description="HQ receiver base URL, https:// in production")
+    secret: str | None = Field(default=None, min_length=16, description="the station's HMAC secret")
+    secret_file: str | None = Field(default=None, description="file holding the secret (preferred to secret)")
+    schedule: str = Field(default="0 2 * * *", description="cron text (UTC) of the nightly push")
+    batch_records: int = Field(default=1000, ge=1, le=100_000, description="most records in one batch")
+    batch_bytes: int = Field(default=4_000_000, ge=1024, description="most payload bytes in one batch")
+    ca_bundle: str | None = Field(default=None, description="PEM file of CAs to trust for HQ's certificate")
+    timeout_s: float = Field(default=30.0, gt=0)
+    attempts: int = Field(default=6, ge=1, le=100, description="tries of one batch before the run gives up")
+    backoff_s: float = Field(default=1.0, ge=0, description="first retry delay; doubles, with jitter")
+    backoff_max_s: float = Field(default=300.0, ge=0)
+    outbox_alarm_bytes: int = Field(default=512 * 1024 * 1024, ge=1, description="unsent bytes that raise "
+                                    "the outbox alarm; set well below the free space of the store's disk")
+
+    @model_validator(mode="after")
+    def _one_secret_and_valid_schedule(self) -> SyncSettings:
+        if (self.secret is None) == (self.secret_file is None):
+            raise ValueError("give exactly one of secret and secret_file")
+        from croniter import croniter
+
+        if not croniter.is_valid(self.schedule):
+            raise ValueError(f"schedule {self.schedule!r} is not valid cron text (minute hour day month weekday)")
+        return self
+
+
 class LineConfig(Model):
     site: Site
     line: Line
@@ -313,6 +341,7 @@ class LineConfig(Model):
     authority: Authority = Authority()
     store: Store = Store()
     vision: Vision = Vision()
+    sync: SyncSettings | None = None
 
     def product(self, product_id: str) -> Product | None:
         return next((p for p in self.products if p.id == product_id), None)

@@ -143,6 +143,17 @@ def _append_only(db: sqlite_utils.Database, table: str) -> None:
             BEGIN SELECT RAISE(ABORT, '{table} is append-only: {verb} refused'); END""")
 
 
+@MIGRATIONS(name="002_outbox_quarantine")
+def _m002_outbox_quarantine(db: sqlite_utils.Database) -> None:
+    # A record HQ refuses for its content is set aside (with the reason in `error`), never deleted, so the
+    # records behind it keep flowing; clearing quarantined_at makes it eligible again after a fix.
+    db.execute("ALTER TABLE outbox ADD COLUMN quarantined_at TEXT")
+    db.execute("""CREATE TABLE sync_runs (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT, uid TEXT NOT NULL UNIQUE, started_at TEXT NOT NULL,
+        finished_at TEXT NOT NULL, outcome TEXT NOT NULL, sent INTEGER NOT NULL, quarantined INTEGER NOT NULL,
+        batches INTEGER NOT NULL, high_water INTEGER, error TEXT)""")
+
+
 def migrate(conn: sqlite3.Connection) -> list[str]:
     """Apply every migration not yet applied, each in its own transaction; return the names applied now."""
     db = sqlite_utils.Database(conn)
