@@ -24,6 +24,9 @@ EXCLUDED_COLUMNS = frozenset({"seq"})
 EVENT_FIELDS = ("seq", "uid", "at", "actor", "station", "action", "entity_type", "entity_uid",
                 "before", "after", "reason", "record_hash")
 
+# The quality records of migration 004_quality (control limits, signals, switching states) are covered too.
+AUDITED_TABLES += ("spc_limits", "spc_signals", "sampling_states", "lot_switching")
+
 
 class AuditError(Exception):
     """An audit event that cannot be written."""

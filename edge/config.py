@@ -176,6 +176,34 @@ class FixedSampling(Model):
         return self
 
 
+RULE_SETS = {"nelson": ("nelson1", "nelson2", "nelson3", "nelson4", "nelson5", "nelson6", "nelson7", "nelson8"),
+             "western_electric": ("we1", "we2", "we3", "we4")}
+
+
+class SpcSettings(Model):
+    """How a characteristic is charted; limits are never set here: they come from an approved baseline."""
+
+    chart: Literal["individuals", "xbar_r"] = "individuals"
+    rules: Literal["nelson", "western_electric"] | list[str] = "nelson"
+    baseline: int = Field(default=25, ge=3, le=1000, description="points (values or subgroups) of the phase-I "
+                          "baseline the limits are computed from")
+    subgroup_size: int = Field(default=5, ge=2, le=25, description="values per subgroup, for chart 'xbar_r'")
+    open_nonconformity: bool = Field(default=False, description="a run-rule signal also opens a nonconformity")
+
+    @model_validator(mode="after")
+    def _known_rules(self) -> SpcSettings:
+        known = RULE_SETS["nelson"] + RULE_SETS["western_electric"]
+        unknown = [rule for rule in self.rule_names if rule not in known]
+        if unknown or not self.rule_names:
+            raise ValueError(f"unknown run rule {unknown[0]!r}; known: nelson, western_electric, "
+                             f"{', '.join(known)}" if unknown else "rules must name at least one run rule")
+        return self
+
+    @property
+    def rule_names(self) -> tuple[str, ...]:
+        return RULE_SETS[self.rules] if isinstance(self.rules, str) else tuple(self.rules)
+
+
 class Characteristic(Model):
     id: Identifier
     name: str = ""
@@ -186,6 +214,7 @@ class Characteristic(Model):
     resolution: Number = Decimal("0.001")
     method: Literal["gauge", "plc", "vision", "manual", "attribute"]
     gauge: Identifier | None = None
+    spc: SpcSettings | None = Field(default=None, description="control chart settings (default: individuals)")
     device: Identifier | None = None
     tag: str | None = None
     criticality: Literal["critical", "major", "minor"] = "major"
@@ -236,6 +265,8 @@ class Authority(Model):
         "inspector", "supervisor", "admin"]
     approve_plan: list[Literal["operator", "inspector", "supervisor", "admin", "auditor"]] = [
         "supervisor", "admin"]
+    calibrate: list[Literal["operator", "inspector", "supervisor", "admin", "auditor"]] = [
+        "inspector", "supervisor", "admin"]
 
 
 class Store(Model):

@@ -106,6 +106,36 @@ def _m002_station_lots(db: sqlite_utils.Database) -> None:
     _append_only(db, "station_lots")
 
 
+@MIGRATIONS(name="004_quality")
+def _m004_quality(db: sqlite_utils.Database) -> None:
+    """Approved control limits, run-rule signals, switching states and the lots they were applied to."""
+    db["spc_limits"].create({
+        "uid": str, "product": str, "characteristic": str, "chart": str, "subgroup_size": int, "limits": str,
+        "baseline_count": int, "baseline_first_seq": int, "baseline_last_seq": int, "baseline_hash": str,
+        "signature_uid": str, "approved_at": str,
+    }, pk="uid", not_null={"product", "characteristic", "chart", "limits", "signature_uid", "approved_at"})
+    db["spc_limits"].create_index(["product", "characteristic", "approved_at"])
+    db["spc_signals"].create({
+        "uid": str, "product": str, "characteristic": str, "limits_uid": str, "chart": str, "rule": str,
+        "point_uid": str, "points": str, "lot_uid": str, "status": str, "nonconformity_uid": str,
+        "cause": str, "action": str, "note": str, "raised_at": str, "closed_by": str, "closed_at": str,
+    }, pk="uid", not_null={"product", "characteristic", "limits_uid", "rule", "point_uid", "status", "raised_at"})
+    db["spc_signals"].create_index(["limits_uid", "chart", "rule", "point_uid"], unique=True)
+    db["spc_signals"].create_index(["status", "raised_at"])
+    db["sampling_states"].create({
+        "uid": str, "product": str, "supplier": str, "characteristic": str, "state": str, "updated_at": str,
+    }, pk="uid", not_null={"product", "supplier", "characteristic", "state"})
+    db["sampling_states"].create_index(["product", "supplier", "characteristic"], unique=True)
+    db["lot_switching"].create({
+        "uid": str, "lot_uid": str, "characteristic": str, "state_uid": str, "severity": str, "decision": str,
+        "decided_at": str,
+    }, pk="uid", not_null={"lot_uid", "characteristic", "state_uid", "severity"})
+    db["lot_switching"].create_index(["lot_uid", "characteristic"], unique=True)
+    db["measurements"].create_index(["characteristic", "seq"])
+    db["calibrations"].create_index(["gauge", "calibrated_at"])
+    _append_only(db, "spc_limits")
+
+
 def _append_only(db: sqlite_utils.Database, table: str) -> None:
     for verb in ("UPDATE", "DELETE"):
         db.execute(f"""CREATE TRIGGER {table}_no_{verb.lower()} BEFORE {verb} ON {table}

@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 
 from edge import errors
 from edge.core import Core
-from ui import api
+from ui import api, quality_api
 
 STATUS = {
     errors.NotFoundError: (404, "not_found"),
@@ -40,6 +40,7 @@ def create_app(core: Core, devices: Callable[[], list[dict[str, Any]]] | None = 
     app.state.core = core
     app.state.devices = devices or list
     app.include_router(api.router)
+    app.include_router(quality_api.router)
     for kind, (status, code) in STATUS.items():
         app.add_exception_handler(kind, _handler(status, code))
     return app

@@ -1,0 +1,62 @@
+"""The quality routes of the JSON API: gauges and calibration, gauge trace, SPC charts and signals, switching.
+
+Owns request and response shapes only: every decision is a service's in `edge`. Included by `ui.app`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field
+
+from edge import calibration
+from ui.deps import ActorDep, CoreDep
+
+router = APIRouter(prefix="/api/v1")
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CalibrationIn(Body):
+    result: Literal["pass", "fail"]
+    calibrated_at: str = Field(max_length=40, description="ISO date or UTC date-time of the calibration")
+    due: dt.date | None = Field(default=None, description="the next due date, for a passed calibration")
+    certificate: str | None = Field(default=None, max_length=200, description="the certificate's reference")
+
+
+class Signature(Body):
+    secret: str = Field(max_length=256, description="the signer's PIN or password, entered again")
+    meaning: str = Field(default="approved", max_length=200)
+
+
+class SuspectHold(Signature):
+    meaning: str = Field(default="suspect lots held", max_length=200)
+
+
+@router.post("/gauges/{gauge}/calibrations", status_code=201, tags=["gauges"])
+def record_calibration(gauge: str, body: CalibrationIn, core: CoreDep, actor: ActorDep) -> dict[str, Any]:
+    """Records a calibration; a failed one takes the gauge out of service and answers with the suspect lots."""
+    return calibration.record_calibration(core, actor, gauge, result=body.result, calibrated_at=body.calibrated_at,
+                                          due=body.due, certificate=body.certificate)
+
+
+@router.get("/gauges/{gauge}/suspect-lots", tags=["gauges"])
+def suspect_lots(gauge: str, core: CoreDep, actor: ActorDep) -> dict[str, Any]:
+    return calibration.suspect_lots(core.store, gauge)
+
+
+@router.post("/gauges/{gauge}/suspect-lots/hold", tags=["gauges"])
+def hold_suspect_lots(gauge: str, body: SuspectHold, core: CoreDep, actor: ActorDep) -> dict[str, Any]:
+    """Signed: every suspect lot on hold in one transaction, the reason naming the gauge and the calibration."""
+    return calibration.hold_suspect_lots(core, actor, gauge, body.secret, body.meaning)
+
+
+@router.get("/trace/gauges/{gauge}", tags=["trace"])
+def trace_gauge(gauge: str, core: CoreDep, actor: ActorDep) -> dict[str, Any]:
+    return calibration.trace_gauge(core.store, gauge)
+
+
