@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from edge import auth, gauges
+from edge import auth, gauges, signals
 from edge.config import Characteristic, HoldRules
 from edge.core import Core
 from edge.errors import ConflictError, InvalidInputError, NotFoundError
@@ -148,6 +148,7 @@ def record_measurements(core: Core, actor: auth.Actor, lot_number: str, given: l
     plans = json.loads(lot["sampling"])
     rules = core.config.hold_rules
     outcomes = core.store.write(lambda tx: _record_all(tx, actor, lot, prepared, plans, rules))
+    signals.after_batch(core, actor, lot, [record for _, record in prepared])  # once durable: run rules
     return [{"measurement": record["uid"], "characteristic": record["characteristic"], "sample": record["sample"],
              "value": record["value"], "unit": record["unit"], "verdict": record["verdict"], "flag": record["flag"],
              "lot": lot["lot_number"], **outcome} for (_, record), outcome in zip(prepared, outcomes, strict=True)]

@@ -8,10 +8,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from edge import calibration
+from edge import calibration, signals, spc
 from ui.deps import ActorDep, CoreDep
 
 router = APIRouter(prefix="/api/v1")
@@ -60,3 +60,47 @@ def trace_gauge(gauge: str, core: CoreDep, actor: ActorDep) -> dict[str, Any]:
     return calibration.trace_gauge(core.store, gauge)
 
 
+
+
+class LimitsApproval(Signature):
+    meaning: str = Field(default="control limits approved", max_length=200)
+    since: str | None = Field(default=None, max_length=40, description="start the phase-I baseline at this UTC "
+                              "time (after a process change); default: the first value recorded")
+
+
+class CauseIn(Body):
+    cause: str = Field(max_length=64, description="the assignable-cause code")
+    action: str | None = Field(default=None, max_length=64, description="the corrective-action code")
+    note: str | None = Field(default=None, max_length=1000)
+
+
+@router.get("/spc/signals", tags=["spc"])
+def list_signals(core: CoreDep, actor: ActorDep,
+                 status: Literal["open", "closed"] | None = Query(default=None)) -> list[dict[str, Any]]:
+    return signals.list_signals(core.store, status)
+
+
+@router.post("/spc/signals/{signal}/cause", tags=["spc"])
+def record_cause(signal: str, body: CauseIn, core: CoreDep, actor: ActorDep) -> dict[str, Any]:
+    """Records the assignable cause and corrective action of a signal, closing it."""
+    return signals.record_cause(core, actor, signal, body.cause, body.action, body.note)
+
+
+@router.get("/spc/{product}/{characteristic}", tags=["spc"])
+def chart(product: str, characteristic: str, core: CoreDep, actor: ActorDep,
+          last: int = Query(default=200, ge=2, le=5000, description="points shown, the latest")) -> dict[str, Any]:
+    """Control limits (approved, or proposed and said so), points, run-rule signals and capability."""
+    return spc.chart_view(core, product, characteristic, last)
+
+
+@router.get("/spc/{product}/{characteristic}/limits", tags=["spc"])
+def list_limits(product: str, characteristic: str, core: CoreDep, actor: ActorDep) -> list[dict[str, Any]]:
+    return spc.list_limits(core.store, product, characteristic)
+
+
+@router.post("/spc/{product}/{characteristic}/limits", status_code=201, tags=["spc"])
+def approve_limits(product: str, characteristic: str, body: LimitsApproval, core: CoreDep,
+                   actor: ActorDep) -> dict[str, Any]:
+    """Signed: computes the limits from the phase-I baseline and puts them in force, frozen."""
+    return spc.approve_limits(core, actor, body.secret, product, characteristic, since=body.since,
+                              meaning=body.meaning)

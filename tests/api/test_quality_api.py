@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from edge import auth
 from edge.store import now
-from tests.conftest import SUPERVISOR_SECRET, TODAY
+from tests.conftest import OPERATOR_PIN, SUPERVISOR_SECRET, TODAY
 from ui.app import create_app
 
 
@@ -79,3 +79,38 @@ def test_passed_calibration_moves_the_due_date(client, as_operator, as_superviso
                         json={"result": "pass", "calibrated_at": "2026-11-02", "due": "2027-11-02", "x": 1},
                         headers=as_supervisor)
     assert extra.status_code == 422
+
+
+def test_spc_chart_is_proposed_then_approved_by_signature_and_signals_get_causes(client, as_operator,
+                                                                                 as_supervisor):
+    client.post("/api/v1/lots", json={"product": "BRK-100", "lot": "L-1", "quantity": 500}, headers=as_operator)
+    baseline = [{"characteristic": "length", "value": v} for v in
+                ("80.00", "80.01", "79.99", "80.02", "79.98", "80.00", "80.01", "79.99", "80.00", "80.01") * 3]
+    client.post("/api/v1/lots/L-1/measurements/batch", json={"measurements": baseline}, headers=as_operator)
+    chart = client.get("/api/v1/spc/BRK-100/length", headers=as_operator).json()
+    assert chart["status"] == "proposed" and chart["limits"]["primary"]["chart"] == "I"
+    assert client.get("/api/v1/spc/BRK-100/nope", headers=as_operator).status_code == 404
+    refused = client.post("/api/v1/spc/BRK-100/length/limits", json={"secret": OPERATOR_PIN}, headers=as_operator)
+    assert refused.status_code == 403
+    approved = client.post("/api/v1/spc/BRK-100/length/limits", json={"secret": SUPERVISOR_SECRET},
+                           headers=as_supervisor)
+    assert approved.status_code == 201, approved.text
+    assert approved.json()["baseline_count"] == 25
+    typed = client.post("/api/v1/spc/BRK-100/length/limits", json={"secret": SUPERVISOR_SECRET, "ucl": 81},
+                        headers=as_supervisor)
+    assert typed.status_code == 422  # limits are computed, never typed in
+    client.post("/api/v1/lots/L-1/measurements", json={"characteristic": "length", "value": "80.08"},
+                headers=as_operator)
+    chart = client.get("/api/v1/spc/BRK-100/length", headers=as_operator).json()
+    assert chart["status"] == "approved" and any(s["rule"] == "nelson1" for s in chart["signals"])
+    assert chart["capability"]["normality"]["p_value"] is not None
+    open_signals = client.get("/api/v1/spc/signals?status=open", headers=as_operator).json()
+    signal = next(s for s in open_signals if s["rule"] == "nelson1")
+    cause = client.post(f"/api/v1/spc/signals/{signal['uid']}/cause",
+                        json={"cause": "FIXTURE-LOOSE", "action": "RETIGHTEN"}, headers=as_operator)
+    assert cause.status_code == 200 and cause.json()["status"] == "closed"
+    again = client.post(f"/api/v1/spc/signals/{signal['uid']}/cause", json={"cause": "X"}, headers=as_operator)
+    assert again.status_code == 409
+    closed = client.get("/api/v1/spc/signals?status=closed", headers=as_operator).json()
+    assert [s["cause"] for s in closed if s["uid"] == signal["uid"]] == ["FIXTURE-LOOSE"]
+    assert len(client.get("/api/v1/spc/BRK-100/length/limits", headers=as_operator).json()) == 1
