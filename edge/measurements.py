@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from edge import auth, gauges, signals
+from edge import auth, gauges, signals, switching
 from edge.config import Characteristic, HoldRules
 from edge.core import Core
 from edge.errors import ConflictError, InvalidInputError, NotFoundError
@@ -175,6 +175,7 @@ def _record_all(tx: Tx, actor: auth.Actor, lot: dict[str, Any], prepared: list[t
     if completing and _status(tx, lot["uid"]) == "open" and _accepted(tx, lot):
         tx.change("lots", lot["uid"], {"status": "accepted"}, action="lot.accepted", actor=actor.name,
                   station=actor.station, reason="inspection plan complete and passed")
+    switching.after_measurements(tx, actor, lot)
     final = _status(tx, lot["uid"])
     for outcome in outcomes:
         outcome["lot_status"] = final

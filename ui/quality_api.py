@@ -11,7 +11,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from edge import calibration, signals, spc
+from edge import calibration, signals, spc, switching
 from ui.deps import ActorDep, CoreDep
 
 router = APIRouter(prefix="/api/v1")
@@ -104,3 +104,9 @@ def approve_limits(product: str, characteristic: str, body: LimitsApproval, core
     """Signed: computes the limits from the phase-I baseline and puts them in force, frozen."""
     return spc.approve_limits(core, actor, body.secret, product, characteristic, since=body.since,
                               meaning=body.meaning)
+
+
+@router.get("/sampling/states", tags=["lots"])
+def sampling_states(core: CoreDep, actor: ActorDep) -> list[dict[str, Any]]:
+    """The switching state (normal, tightened, reduced; discontinued) per product, supplier and characteristic."""
+    return switching.list_states(core.store)
