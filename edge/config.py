@@ -204,6 +204,22 @@ class SpcSettings(Model):
         return RULE_SETS[self.rules] if isinstance(self.rules, str) else tuple(self.rules)
 
 
+class SampleSchedule(Model):
+    """When an in-process sample of a characteristic is due at its station, besides the lot's sampling plan."""
+
+    every_parts: int | None = Field(default=None, ge=1, description="a sample every N parts made")
+    every_minutes: int | None = Field(default=None, ge=1, description="a sample every T minutes")
+    first_off: bool = Field(default=False, description="a sample after each set-up or tool change")
+    grace: float = Field(default=0.25, ge=0, le=10, description="overdue once the interval is exceeded by this "
+                         "fraction of it")
+
+    @model_validator(mode="after")
+    def _some_trigger(self) -> SampleSchedule:
+        if self.every_parts is None and self.every_minutes is None and not self.first_off:
+            raise ValueError("a schedule needs every_parts, every_minutes or first_off")
+        return self
+
+
 class Characteristic(Model):
     id: Identifier
     name: str = ""
@@ -215,6 +231,7 @@ class Characteristic(Model):
     method: Literal["gauge", "plc", "vision", "manual", "attribute"]
     gauge: Identifier | None = None
     spc: SpcSettings | None = Field(default=None, description="control chart settings (default: individuals)")
+    schedule: SampleSchedule | None = Field(default=None, description="in-process sampling at the station")
     device: Identifier | None = None
     tag: str | None = None
     criticality: Literal["critical", "major", "minor"] = "major"

@@ -108,7 +108,8 @@ def _m002_station_lots(db: sqlite_utils.Database) -> None:
 
 @MIGRATIONS(name="004_quality")
 def _m004_quality(db: sqlite_utils.Database) -> None:
-    """Approved control limits, run-rule signals, switching states and the lots they were applied to."""
+    """Approved control limits, run-rule signals, switching states and the lots they were applied to, station
+    set-ups and tool changes, and missed in-process samples with their reasons."""
     db["spc_limits"].create({
         "uid": str, "product": str, "characteristic": str, "chart": str, "subgroup_size": int, "limits": str,
         "baseline_count": int, "baseline_first_seq": int, "baseline_last_seq": int, "baseline_hash": str,
@@ -133,7 +134,18 @@ def _m004_quality(db: sqlite_utils.Database) -> None:
     db["lot_switching"].create_index(["lot_uid", "characteristic"], unique=True)
     db["measurements"].create_index(["characteristic", "seq"])
     db["calibrations"].create_index(["gauge", "calibrated_at"])
-    _append_only(db, "spc_limits")
+    db["station_events"].create({
+        "uid": str, "station": str, "kind": str, "note": str, "actor": str, "at": str,
+    }, pk="uid", not_null={"station", "kind", "at"})
+    db["station_events"].create_index(["station", "at"])
+    db["sample_misses"].create({
+        "uid": str, "station": str, "lot_uid": str, "characteristic": str, "triggers": str, "reason": str,
+        "at_part": int, "actor": str, "recorded_at": str,
+    }, pk="uid", not_null={"station", "lot_uid", "characteristic", "reason", "recorded_at"})
+    db["sample_misses"].create_index(["station", "characteristic", "recorded_at"])
+    db["measurements"].create_index(["station", "characteristic", "recorded_at"])
+    for table in ("spc_limits", "station_events", "sample_misses"):
+        _append_only(db, table)
 
 
 def _append_only(db: sqlite_utils.Database, table: str) -> None:

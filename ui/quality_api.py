@@ -11,7 +11,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from edge import calibration, signals, spc, switching
+from edge import calibration, schedules, signals, spc, switching
 from ui.deps import ActorDep, CoreDep
 
 router = APIRouter(prefix="/api/v1")
@@ -110,3 +110,30 @@ def approve_limits(product: str, characteristic: str, body: LimitsApproval, core
 def sampling_states(core: CoreDep, actor: ActorDep) -> list[dict[str, Any]]:
     """The switching state (normal, tightened, reduced; discontinued) per product, supplier and characteristic."""
     return switching.list_states(core.store)
+
+
+class SetupIn(Body):
+    kind: Literal["setup", "tool_change"]
+    note: str | None = Field(default=None, max_length=500)
+
+
+class MissIn(Body):
+    reason: str = Field(max_length=64, description="the reason code for the sample not taken")
+
+
+@router.get("/stations/{station}/schedule", tags=["stations"])
+def station_schedule(station: str, core: CoreDep, actor: ActorDep) -> dict[str, Any]:
+    """In-process samples of the station's active lot: each scheduled characteristic ok, due or overdue."""
+    return schedules.station_schedule(core, station)
+
+
+@router.post("/stations/{station}/setups", status_code=201, tags=["stations"])
+def record_setup(station: str, body: SetupIn, core: CoreDep, actor: ActorDep) -> dict[str, Any]:
+    """A set-up or tool change at the station: first-off samples become due."""
+    return schedules.record_setup(core, actor, station, body.kind, body.note)
+
+
+@router.post("/stations/{station}/schedule/{characteristic}/missed", status_code=201, tags=["stations"])
+def record_miss(station: str, characteristic: str, body: MissIn, core: CoreDep, actor: ActorDep) -> dict[str, Any]:
+    """Records the reason code of a due sample not taken; its due triggers start again."""
+    return schedules.record_miss(core, actor, station, characteristic, body.reason)
