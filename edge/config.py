@@ -230,8 +230,11 @@ class Characteristic(Model):
     resolution: Number = Decimal("0.001")
     method: Literal["gauge", "plc", "vision", "manual", "attribute"]
     gauge: Identifier | None = None
-    spc: SpcSettings | None = Field(default=None, description="control chart settings (default: individuals)")
-    schedule: SampleSchedule | None = Field(default=None, description="in-process sampling at the station")
+    # Left out of the plan's content when unset, so that plans approved before these keys existed stay in force.
+    spc: SpcSettings | None = Field(default=None, exclude_if=lambda v: v is None,
+                                    description="control chart settings (default: individuals)")
+    schedule: SampleSchedule | None = Field(default=None, exclude_if=lambda v: v is None,
+                                            description="in-process sampling at the station")
     device: Identifier | None = None
     tag: str | None = None
     criticality: Literal["critical", "major", "minor"] = "major"
