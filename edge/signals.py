@@ -10,10 +10,11 @@ values are recorded whatever the chart says. Must not speak SQL outside the stor
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
-from edge import audit, auth, spc
+from edge import auth, spc
 from edge.config import Characteristic, SpcSettings
 from edge.core import Core
 from edge.errors import AuthorityError, ConflictError, InvalidInputError, LinesideError, NotFoundError
@@ -91,7 +92,7 @@ def _raise(tx: Tx, actor: auth.Actor, characteristic: Characteristic, chosen: Sp
     nc = _nonconformity(tx, point, characteristic.id, text, who) if chosen.open_nonconformity else None
     record = {"uid": new_uid(), "product": limits["product"], "characteristic": characteristic.id,
               "limits_uid": limits["uid"], "chart": signal["chart"], "rule": signal["rule"],
-              "point_uid": point["measurement"], "points": audit.canonical(_points(chart, signal)),
+              "point_uid": point["measurement"], "points": json.dumps(_points(chart, signal), separators=(",", ":")),
               "lot_uid": point["lot_uid"], "status": "open", "nonconformity_uid": nc, "cause": None,
               "action": None, "note": None, "raised_at": tx.at, "closed_by": None, "closed_at": None}
     tx.add("spc_signals", record, action="spc.signal_raised", reason=text, **who)

@@ -161,8 +161,8 @@ def test_unset_spc_and_schedule_keys_are_not_plan_content_so_approved_plans_stay
     from edge.plans import plan_hash
 
     plan = config.product("BRK-100").plans[0]
-    dumped = plan.model_dump(mode="json")["characteristics"][0]
+    dumped = plan.model_dump(mode="json")["characteristics"][1]  # length: no spc, no schedule
     assert "spc" not in dumped and "schedule" not in dumped
     raw = copy.deepcopy(RAW)
-    raw["products"][0]["plans"][0]["characteristics"][0]["spc"] = {"chart": "individuals"}
+    raw["products"][0]["plans"][0]["characteristics"][1]["spc"] = {"chart": "individuals"}
     assert plan_hash(parse(raw).product("BRK-100").plans[0]) != plan_hash(plan)  # set, they are: approve again
