@@ -8,7 +8,9 @@ known, the state moves on, once per lot: not accepted when its nonconforming uni
 sample is complete within Ac and the lot is accepted (or held for another characteristic). A lot opened under a
 severity the state has since left is recorded but does not move the state. Reduced inspection needs the
 responsible authority's approval, which Lineside does not yet record: the state never switches to reduced.
-The rules themselves are `inspection.sampling`. Must not speak SQL outside the store's Tx and queries.
+Discontinued inspection resumes, on tightened, only by a supervisor's signature once the supplier has corrected
+the process. The rules themselves are `inspection.sampling`. Must not speak SQL outside the store's Tx and
+queries.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from edge import auth
 from edge import sampling as plans
 from edge.config import AqlSampling, Characteristic
 from edge.core import Core
-from edge.errors import ConflictError
+from edge.errors import ConflictError, InvalidInputError, NotFoundError
 from edge.store import Store, Tx, new_uid
 
 
@@ -129,3 +131,31 @@ def list_states(store: Store) -> list[dict[str, Any]]:
     for row in found:
         row["state"] = json.loads(row["state"])
     return found
+
+
+def resume(core: Core, signer: auth.Actor, secret: str, state_uid: str, reason: str,
+           meaning: str = "inspection resumed on tightened") -> dict[str, Any]:
+    """Signed: a discontinued inspection resumes on tightened inspection (after the supplier's correction)."""
+    if not reason or not reason.strip() or len(reason) > 1000:
+        raise InvalidInputError("resuming inspection needs its reason (the supplier's correction), of at most "
+                                "1000 characters")
+    auth.countersign(core.store, signer, secret, list(core.config.authority.approve_plan),
+                     "resume discontinued inspection")
+
+    def job(tx: Tx) -> dict[str, Any]:
+        from inspection import sampling as tables
+
+        row = tx.one("SELECT * FROM sampling_states WHERE uid = ?", (state_uid,))
+        if row is None:
+            raise NotFoundError(f"unknown sampling state {state_uid[:64]!r}")
+        state = tables.SwitchingState.from_dict(json.loads(row["state"]))
+        if not state.discontinued:
+            raise ConflictError(f"inspection of {row['characteristic']} for {row['product']} from "
+                                f"{row['supplier'] or '(none)'} is {state.severity}, not discontinued")
+        auth.add_signature(tx, signer, meaning, "sampling_states", state_uid)
+        after = tx.change("sampling_states", state_uid, {"state": _text(tables.resume_tightened(state)),
+                                                        "updated_at": tx.at}, action="sampling.resumed",
+                          actor=signer.name, station=signer.station, reason=reason.strip(), sync=False)
+        return {**after, "state": json.loads(after["state"])}
+
+    return core.store.write(job)

@@ -137,3 +137,14 @@ def record_setup(station: str, body: SetupIn, core: CoreDep, actor: ActorDep) ->
 def record_miss(station: str, characteristic: str, body: MissIn, core: CoreDep, actor: ActorDep) -> dict[str, Any]:
     """Records the reason code of a due sample not taken; its due triggers start again."""
     return schedules.record_miss(core, actor, station, characteristic, body.reason)
+
+
+class ResumeIn(Signature):
+    reason: str = Field(max_length=1000, description="the supplier's correction that allows inspection to resume")
+    meaning: str = Field(default="inspection resumed on tightened", max_length=200)
+
+
+@router.post("/sampling/states/{state}/resume", tags=["lots"])
+def resume_inspection(state: str, body: ResumeIn, core: CoreDep, actor: ActorDep) -> dict[str, Any]:
+    """Signed: discontinued inspection resumes on tightened inspection."""
+    return switching.resume(core, actor, body.secret, state, body.reason, body.meaning)

@@ -9,8 +9,9 @@ import sqlite3
 import pytest
 
 from edge import audit, lots, switching
-from edge.errors import ConflictError
+from edge.errors import AuthorityError, ConflictError, InvalidInputError
 from edge.measurements import MeasurementInput, record_measurements
+from tests.conftest import OPERATOR_PIN, SUPERVISOR_SECRET
 
 GOOD, BAD = "1250.00", "1300.00"   # mass of BLT-M8: 1230 to 1270 g; AQL 2.5, level II
 
@@ -60,7 +61,8 @@ def test_five_accepted_on_tightened_return_to_normal(core, operator):
     assert severity(core, "ACME") == "normal"
 
 
-def test_each_lot_counts_once_and_discontinued_inspection_refuses_lots(core, operator):
+def test_each_lot_counts_once_and_discontinued_inspection_refuses_lots_until_a_signed_resume(core, operator,
+                                                                                            supervisor):
     run_lot(core, operator, "L-0", "ACME", bad=1)
     record_measurements(core, operator, "L-0", [MeasurementInput(characteristic="mass", value=BAD)])
     state = switching.list_states(core.store)[0]["state"]
@@ -75,6 +77,17 @@ def test_each_lot_counts_once_and_discontinued_inspection_refuses_lots(core, ope
         lots.open_lot(core, operator, product="BLT-M8", lot="NEXT", quantity=20, supplier="ACME")
     assert json.loads(core.store.query_one("SELECT sampling FROM lots WHERE lot_number = 'T-4'")["sampling"])[
         "mass"]["severity"] == "tightened"
+    uid = switching.list_states(core.store)[0]["uid"]
+    with pytest.raises(AuthorityError):
+        switching.resume(core, operator, OPERATOR_PIN, uid, "supplier 8D report 42 closed")
+    with pytest.raises(InvalidInputError):
+        switching.resume(core, supervisor, SUPERVISOR_SECRET, uid, " ")
+    resumed = switching.resume(core, supervisor, SUPERVISOR_SECRET, uid, "supplier 8D report 42 closed")
+    assert (resumed["state"]["severity"], resumed["state"]["discontinued"]) == ("tightened", False)
+    plan, _ = run_lot(core, operator, "NEXT", "ACME")
+    assert plan["severity"] == "tightened"
+    with pytest.raises(ConflictError, match="not discontinued"):
+        switching.resume(core, supervisor, SUPERVISOR_SECRET, uid, "again")
 
 
 def test_states_through_the_api(core, operator):
