@@ -114,3 +114,14 @@ def test_spc_chart_is_proposed_then_approved_by_signature_and_signals_get_causes
     closed = client.get("/api/v1/spc/signals?status=closed", headers=as_operator).json()
     assert [s["cause"] for s in closed if s["uid"] == signal["uid"]] == ["FIXTURE-LOOSE"]
     assert len(client.get("/api/v1/spc/BRK-100/length/limits", headers=as_operator).json()) == 1
+
+
+def test_openapi_lists_the_quality_routes(client):
+    paths = client.get("/openapi.json").json()["paths"]
+    for path in ("/api/v1/gauges/{gauge}/calibrations", "/api/v1/gauges/{gauge}/suspect-lots/hold",
+                 "/api/v1/trace/gauges/{gauge}", "/api/v1/spc/{product}/{characteristic}",
+                 "/api/v1/spc/{product}/{characteristic}/limits", "/api/v1/spc/signals",
+                 "/api/v1/spc/signals/{signal}/cause", "/api/v1/sampling/states",
+                 "/api/v1/stations/{station}/schedule", "/api/v1/stations/{station}/setups",
+                 "/api/v1/stations/{station}/schedule/{characteristic}/missed"):
+        assert path in paths
