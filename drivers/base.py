@@ -69,3 +69,16 @@ class DeviceReportedError(FrameError):
 
 class ImageError(DriverError):
     """An image that cannot be inspected."""
+
+
+ErrorTable = tuple[tuple[type[BaseException], type[DriverError]], ...]
+
+
+def translate_foreign(error: BaseException, where: str, table: ErrorTable) -> DriverError:
+    """Our error for a foreign one (the first matching row of `table`), naming the device it came from."""
+    if isinstance(error, DriverError):
+        return error
+    for foreign, ours in table:
+        if isinstance(error, foreign):
+            return ours(f"{where}: {type(error).__name__}: {error}")
+    return DriverError(f"{where}: {type(error).__name__}: {error}")

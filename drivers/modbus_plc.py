@@ -49,6 +49,7 @@ from drivers.base import (
     DeviceTimeoutError,
     DeviceUnavailableError,
     DriverError,
+    translate_foreign,
 )
 from drivers.registers import Limits, ReadRequest, ScanDecoder, Tag, encode, plan
 
@@ -83,12 +84,7 @@ FOREIGN_ERRORS: tuple[tuple[type[BaseException], type[DriverError]], ...] = (
 
 def translate(error: BaseException, where: str) -> DriverError:
     """The drivers error for a pymodbus or OS exception, naming the PLC it came from."""
-    if isinstance(error, DriverError):
-        return error
-    for foreign, ours in FOREIGN_ERRORS:
-        if isinstance(error, foreign):
-            return ours(f"{where}: {type(error).__name__}: {error}")
-    return DriverError(f"{where}: {type(error).__name__}: {error}")
+    return translate_foreign(error, where, FOREIGN_ERRORS)
 
 
 def reported(code: int, where: str) -> DeviceReportedError:

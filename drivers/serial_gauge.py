@@ -30,6 +30,7 @@ from drivers.base import (
     DeviceUnavailableError,
     DriverError,
     FrameError,
+    translate_foreign,
 )
 from drivers.gauge_frames import MAX_LINE_BYTES, Frame, FrameCodec, StreamDecoder, codec_for
 
@@ -45,12 +46,7 @@ FOREIGN_ERRORS: tuple[tuple[type[BaseException], type[DriverError]], ...] = (
 
 def translate(error: BaseException, where: str) -> DriverError:
     """The drivers error for a pyserial or OS exception, naming the port it came from."""
-    if isinstance(error, DriverError):
-        return error
-    for foreign, ours in FOREIGN_ERRORS:
-        if isinstance(error, foreign):
-            return ours(f"{where}: {type(error).__name__}: {error}")
-    return DriverError(f"{where}: {type(error).__name__}: {error}")
+    return translate_foreign(error, where, FOREIGN_ERRORS)
 
 
 @contextmanager

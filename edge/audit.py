@@ -19,7 +19,8 @@ from typing import Any
 GENESIS = "0" * 64
 # Tables whose rows the chain covers, and the columns that are bookkeeping rather than record.
 AUDITED_TABLES = ("lots", "measurements", "nonconformities", "holds", "dispositions", "signatures",
-                  "gauges", "calibrations", "users", "tokens", "plan_approvals", "station_lots")
+                  "gauges", "calibrations", "users", "tokens", "plan_approvals", "station_lots",
+                  "vision_checks", "images", "camera_calibrations")
 EXCLUDED_COLUMNS = frozenset({"seq"})
 EVENT_FIELDS = ("seq", "uid", "at", "actor", "station", "action", "entity_type", "entity_uid",
                 "before", "after", "reason", "record_hash")

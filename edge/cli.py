@@ -101,7 +101,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         print(f"Lineside edge serving {core.config.site.id}/{core.config.line.id} at http://{args.host}:{args.port}/ "
               f"({len(runtime.pollers)} device pollers)", flush=True)
-        uvicorn.run(create_app(core, runtime.health), host=args.host, port=args.port, log_level="warning")
+        app = create_app(core, runtime.health)
+        if runtime.vision is not None:
+            app.state.vision = runtime.vision  # one set of cameras per edge: the API's button uses the runtime's
+        uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     finally:
         runtime.stop()
         core.close()  # every acknowledged write is already durable; this drains the writer's queue
@@ -236,6 +239,40 @@ def _print_trace(result: dict[str, Any]) -> None:
     print(f"  {len(result['audit_events'])} audit events")
 
 
+def cmd_vision_calibrate(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from drivers.base import DriverError
+    from drivers.camera import decode_image
+    from edge import auth
+    from edge.camera_calibration import calibrate_image
+
+    roi, line = _numbers(args.roi, "--roi", int), _numbers(args.line, "--line", float)
+    try:
+        image = decode_image(Path(args.image).read_bytes(), args.image)
+    except (OSError, DriverError) as exc:
+        raise CommandError(f"{args.image}: cannot read the target's image: {exc}") from None
+    core = _open_core(args)
+    try:
+        actor = auth.authenticate(core.store, args.user, _read_secret(f"password for {args.user}: "))
+        record = calibrate_image(core, actor, args.camera, image, roi, line, args.target_mm, datetime.now(UTC))
+    finally:
+        core.close()
+    print(f"camera {args.camera}: {record['px_per_mm']} px/mm ({record['measured_px']} px across "
+          f"{args.target_mm} mm), calibrated at {record['calibrated_at']} by {args.user}")
+    return EXIT_OK
+
+
+def _numbers(text: str, option: str, kind: Callable[[str], Any]) -> list[Any]:
+    try:
+        values = [kind(part) for part in text.split(",")]
+    except ValueError:
+        values = []
+    if len(values) != 4:
+        raise CommandError(f"{option} needs four comma-separated numbers, not {text!r}")
+    return values
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from edge.demo import run_demo
     from ui.app import create_app
@@ -262,6 +299,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_plan(commands)
     _add_audit(commands)
     _add_trace(commands)
+    _add_vision(commands)
     _add_simulate(commands)
     return parser
 
@@ -322,6 +360,19 @@ def _add_trace(commands: Any) -> None:
     quality_cli.add_trace_gauge(group)
 
 
+def _add_vision(commands: Any) -> None:
+    group = commands.add_parser("vision", help="vision checks").add_subparsers(dest="action", required=True)
+    calibrate = _add_config(_add(group, "calibrate", cmd_vision_calibrate,
+                                 "record a camera's px per mm from an image of a target of known size; "
+                                 "the user's secret is read from standard input"))
+    calibrate.add_argument("camera", help="the camera's device id")
+    calibrate.add_argument("--image", required=True, help="an image file of the target, taken by that camera")
+    calibrate.add_argument("--target-mm", type=float, required=True, help="the target's known size")
+    calibrate.add_argument("--roi", required=True, help="x,y,w,h of the region holding the target, frame pixels")
+    calibrate.add_argument("--line", required=True, help="x0,y0,x1,y1 of the caliper line across it, ROI pixels")
+    calibrate.add_argument("--user", required=True, help="an inspector, supervisor or admin")
+
+
 def _add_simulate(commands: Any) -> None:
     group = commands.add_parser("simulate", help="device simulators").add_subparsers(dest="action", required=True)
     gauge = _add(group, "gauge", cmd_simulate_gauge, "a gauge on a real pseudo-terminal; prints its path")
@@ -337,8 +388,7 @@ def _add_simulate(commands: Any) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    from edge.errors import LinesideError
-    from edge.store import StoreError
+    from edge.errors import LinesideError, StoreError
 
     try:
         return int(args.handler(args))

@@ -128,6 +128,7 @@ class CameraDevice(Model):
     id: Identifier
     station: Identifier
     source: str = Field(min_length=1, description="'synthetic', a USB index, an RTSP URL, or folder:PATH")
+    timeout_s: float = Field(default=5.0, gt=0, description="how long a triggered grab waits for its frame")
 
 
 Device = Annotated[SerialGaugeDevice | ModbusPlcDevice | CameraDevice, Field(discriminator="kind")]
@@ -239,12 +240,20 @@ class Characteristic(Model):
     tag: str | None = None
     criticality: Literal["critical", "major", "minor"] = "major"
     sampling: AqlSampling | FixedSampling = FixedSampling(n=1)
+    vision: dict[str, Any] | None = Field(default=None, description="the vision check, for method 'vision'")
+
+    @property
+    def is_attribute(self) -> bool:
+        """Pass/fail rather than a value: an attribute, or a vision check that reads a code."""
+        return self.method == "attribute" or (self.vision is not None and self.vision.get("tool") == "code")
 
     @model_validator(mode="after")
     def _coherent(self) -> Characteristic:
         if self.resolution <= 0:
             raise ValueError(f"resolution must be positive, not {self.resolution}")
-        if self.method == "attribute":
+        if self.method == "vision" or self.vision is not None:
+            _check_vision(self)
+        if self.is_attribute:
             return self
         if self.unit is None:
             raise ValueError(f"a {self.method} characteristic needs a unit")
@@ -255,6 +264,49 @@ class Characteristic(Model):
         if self.method == "gauge" and self.gauge is None:
             raise ValueError("method 'gauge' needs a gauge")
         return self
+
+
+VISION_FORBIDDEN = ("characteristic", "lower", "upper", "resolution")
+
+
+def _check_vision(characteristic: Characteristic) -> None:
+    """The check spec must build (inspection.vision names the field at fault) and be the characteristic's."""
+    from inspection.vision.errors import SpecError
+    from inspection.vision.spec import spec_from_mapping
+
+    if characteristic.method != "vision":
+        raise ValueError(f"a vision check needs method 'vision', not {characteristic.method!r}")
+    if characteristic.vision is None:
+        raise ValueError("method 'vision' needs a vision table (tool, roi, params)")
+    if characteristic.device is None:
+        raise ValueError("method 'vision' needs a device (a camera)")
+    owned = [key for key in VISION_FORBIDDEN if key in characteristic.vision]
+    if owned:
+        raise ValueError(f"vision: {', '.join(owned)} belong to the characteristic, not to its vision table")
+    try:
+        spec = spec_from_mapping({**characteristic.vision, "characteristic": characteristic.id})
+    except SpecError as exc:
+        raise ValueError(f"vision: {exc}") from None
+    if characteristic.unit is not None and spec.tool != "code":
+        _check_convertible(vision_unit(spec.tool, spec.unit), characteristic.unit)
+
+
+# The unit of the value each vision tool gives, as the store records it ("fraction" and "score" are ratios).
+VISION_UNITS = {"presence": "dimensionless", "colour": "dimensionless", "blob": "count"}
+
+
+def vision_unit(tool: str, spec_unit: str) -> str:
+    return VISION_UNITS.get(str(tool), spec_unit)
+
+
+def _check_convertible(unit: str, target: str) -> None:
+    from inspection.units import UnitError, convert
+
+    try:
+        convert(Decimal(1), unit, target)
+    except UnitError as exc:
+        raise ValueError(f"vision: the check gives {unit}, which cannot be the characteristic's {target}: "
+                         f"{exc}") from None
 
 
 class Plan(Model):
@@ -294,6 +346,13 @@ class Store(Model):
     batch_max: int = Field(default=256, ge=1, le=10000, description="most writes in one group commit")
 
 
+class Vision(Model):
+    image_folder: str | None = Field(default=None, description="annotated images; default: images/ by the store")
+    retention_bytes: int = Field(default=10 * 1024**3, ge=0, description="images beyond this are deleted, oldest "
+                                 "first, never the evidence of an open nonconformity")
+    max_calibration_age_days: int = Field(default=365, ge=1, description="oldest camera calibration accepted")
+
+
 class LineConfig(Model):
     site: Site
     line: Line
@@ -304,6 +363,7 @@ class LineConfig(Model):
     hold_rules: HoldRules = HoldRules()
     authority: Authority = Authority()
     store: Store = Store()
+    vision: Vision = Vision()
 
     def product(self, product_id: str) -> Product | None:
         return next((p for p in self.products if p.id == product_id), None)

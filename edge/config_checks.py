@@ -151,6 +151,8 @@ def _characteristic_problems(raw: Any, characteristic: dict[str, Any], at: str) 
     if device is None:
         yield f"{where}.device: unknown device {device_id!r}"
         return
+    if characteristic.get("method") == "vision" and device.get("kind") != "camera":
+        yield f"{where}.device: method 'vision' needs a camera, and {device_id!r} is a {device.get('kind')}"
     tags = _entries(device, "tags")
     tag = characteristic.get("tag")
     if tag is not None and tag not in {t.get("name") for t in tags}:

@@ -1,23 +1,30 @@
-"""`lineside demo`: the example line with a seeded store, demo users and a simulated shift feeding it.
+"""`lineside demo`: the example line on simulated devices, with a seeded store, demo users and a shift.
 
-Until the device runtime lands, the shift records values through the same services the devices will use,
-with a slow drift on the bore so that a lot goes on hold within a minute. Must not be used in production:
-its users have published passwords.
+The caliper at OP10 is a Mitutoyo gauge on a real pseudo-terminal, the scale at the incoming bench an MT-SICS
+balance on another, and OP20's PLC a real pymodbus server; the device runtime reads them exactly as it reads
+real ones. The shift presents a part every second: the operator keys the bore and the burr check, the caliper
+pushes the length, the PLC signals the part and its flatness. The boring bar wears, so a lot goes on hold within
+a minute. Must not be used in production: its users have published passwords.
 """
 
 from __future__ import annotations
 
 import random
 import threading
+import tomllib
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from edge import auth, lots, plans
-from edge.config import load
+from drivers.simulators.gauge import GaugeSimulator, run_gauge_simulator
+from drivers.simulators.plc import PlcSimulator, run_plc_simulator
+from edge import auth, lots, plans, stations
+from edge.config import LineConfig, parse
 from edge.core import Core, open_core
 from edge.errors import LinesideError
 from edge.measurements import MeasurementInput, record_measurement
+from edge.runtime import Runtime, plc_tags
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "line.toml"
 USERS = (  # name, role, badge, secret
@@ -26,6 +33,30 @@ USERS = (  # name, role, badge, secret
     ("olly", "operator", "B-100", "1234"),
     ("ina", "inspector", "B-200", "5678"),
 )
+
+
+@dataclass
+class Simulators:
+    caliper: GaugeSimulator
+    scale: GaugeSimulator
+    plc: PlcSimulator
+
+    def stop(self) -> None:
+        for simulator in (self.caliper, self.scale, self.plc):
+            simulator.stop()
+
+
+def start_simulators(raw: dict[str, Any]) -> tuple[LineConfig, Simulators]:
+    """Start a simulator for each of the example's devices and point the configuration at them."""
+    devices = {device["id"]: device for device in raw["devices"]}
+    plc_config = next(d for d in parse(raw).devices if d.id == "plc-op20")
+    simulators = Simulators(caliper=run_gauge_simulator("mitutoyo", ["80.00"], unit="mm"),
+                            scale=run_gauge_simulator("mt-sics", ["1250.00"], unit="g"),
+                            plc=run_plc_simulator(plc_tags(plc_config), port=0))  # type: ignore[arg-type]
+    devices["caliper-op10"]["url"] = simulators.caliper.path
+    devices["scale-incoming"]["url"] = simulators.scale.path
+    devices["plc-op20"]["port"] = simulators.plc.port
+    return parse(raw), simulators
 
 
 def seed(core: Core) -> None:
@@ -43,14 +74,14 @@ def seed(core: Core) -> None:
 
 
 class Shift(threading.Thread):
-    """Parts come off the line every `interval_s`; the boring bar wears, so the bore drifts upwards."""
+    """A part every `interval_s`; the boring bar wears, so the bore drifts upwards until a hold."""
 
-    def __init__(self, core: Core, interval_s: float = 1.0):
+    def __init__(self, core: Core, simulators: Simulators | None = None, interval_s: float = 1.0):
         super().__init__(name="demo-shift", daemon=True)
-        self.core, self.interval_s = core, interval_s
-        self.wear_mm = 0.0  # the boring bar wears from lot to lot until a hold makes someone change it
+        self.core, self.simulators, self.interval_s = core, simulators, interval_s
         self.stopped = threading.Event()
         self.operator = auth.authenticate_badge(core.store, "B-100", "1234", station="op-10")
+        self.wear_mm = 0.0  # the boring bar wears from lot to lot until a hold makes someone change it
 
     def run(self) -> None:
         lot_index = len(self.core.store.query("SELECT uid FROM lots"))
@@ -60,10 +91,11 @@ class Shift(threading.Thread):
 
     def _run_lot(self, lot_number: str) -> None:
         lots.open_lot(self.core, self.operator, product="BRK-100", lot=lot_number, quantity=40)
+        stations.set_active_lot(self.core, self.operator, "op-20", lot_number)
         while not self.stopped.wait(self.interval_s):
             self.wear_mm += 0.0015
             try:
-                status = self._part(lot_number, self.wear_mm)
+                status = self._part(lot_number)
             except LinesideError:
                 return
             if status == "on_hold":
@@ -72,33 +104,53 @@ class Shift(threading.Thread):
                 self.stopped.wait(5 * self.interval_s)
                 return
 
-    def _part(self, lot_number: str, wear_mm: float) -> str:
-        values = {"bore-dia": f"{12.0 + wear_mm + random.gauss(0, 0.002):.3f}",
-                  "length": f"{80.0 + random.gauss(0, 0.02):.2f}", "flatness": f"{abs(random.gauss(0.02, 0.01)):.2f}",
-                  "burr-free": "pass"}
-        result: dict[str, str] = {}
-        for characteristic, value in values.items():
-            result = record_measurement(self.core, self.operator, lot_number, MeasurementInput(characteristic, value))
-        return result["lot_status"]
+    def _part(self, lot_number: str) -> str:
+        bore = f"{12.0 + self.wear_mm + random.gauss(0, 0.002):.3f}"
+        record_measurement(self.core, self.operator, lot_number, MeasurementInput("bore-dia", bore))
+        if self.simulators:
+            self._devices()
+        else:
+            self._keyed(lot_number)
+        result = record_measurement(self.core, self.operator, lot_number, MeasurementInput("burr-free", "pass"))
+        return str(result["lot_status"])
+
+    def _devices(self) -> None:
+        assert self.simulators is not None
+        self.simulators.caliper.push(f"{80.0 + random.gauss(0, 0.02):.2f}")
+        self.simulators.plc.present_part({"flatness": f"{abs(random.gauss(0.02, 0.01)):.2f}"})
+        self.stopped.wait(self.interval_s / 2)
+        self.simulators.plc.remove_part()
+
+    def _keyed(self, lot_number: str) -> None:
+        """Without simulators (tests of the shift alone), the device values are keyed in."""
+        for characteristic, value in (("length", f"{80.0 + random.gauss(0, 0.02):.2f}"),
+                                      ("flatness", f"{abs(random.gauss(0.02, 0.01)):.2f}")):
+            record_measurement(self.core, self.operator, lot_number, MeasurementInput(characteristic, value))
 
 
-def run_demo(port: int, host: str, workdir: str, create_app: Callable[[Core], Any]) -> int:
+def run_demo(port: int, host: str, workdir: str, create_app: Callable[..., Any]) -> int:
     """Run the demo line; `create_app` comes from the composition root, which alone may import `ui`."""
     import uvicorn
 
     folder = Path(workdir)
     folder.mkdir(parents=True, exist_ok=True)
-    core = open_core(load(EXAMPLE), folder / "lineside.db", migrate=True)
+    config, simulators = start_simulators(tomllib.loads(EXAMPLE.read_text()))
+    core = open_core(config, folder / "lineside.db", migrate=True)
     seed(core)
-    token = auth.create_token(core.store, "sue", "demo")
-    shift = Shift(core)
-    _announce(host, port, folder, token)
+    runtime = Runtime(core).start()
+    shift = Shift(core, simulators)
+    _announce(host, port, folder, auth.create_token(core.store, "sue", "demo"))
     shift.start()
     try:
-        uvicorn.run(create_app(core), host=host, port=port, log_level="warning")
+        app = create_app(core, runtime.health)
+        if runtime.vision is not None:
+            app.state.vision = runtime.vision
+        uvicorn.run(app, host=host, port=port, log_level="warning")
     finally:
         shift.stopped.set()
         shift.join(timeout=10)
+        runtime.stop()
+        simulators.stop()
         core.close()
         print("demo stopped; everything recorded is in", folder / "lineside.db")
     return 0
@@ -111,5 +163,6 @@ def _announce(host: str, port: int, folder: Path, token: str) -> None:
     for name, role, badge, secret in USERS:
         print(f"  {role:<10} {name:<5} {'badge ' + badge + ' PIN' if badge else 'password'} {secret}")
     print(f"API token for sue (supervisor): {token}")
-    print("a simulated shift is recording parts on station op-10; the bore drifts, so a lot goes on hold soon.")
+    print("simulated devices: a Mitutoyo caliper and an MT-SICS scale on pseudo-terminals, a Modbus PLC on loopback;")
+    print("a shift makes a part every second at OP10/OP20; the bore drifts, so a lot goes on hold within a minute.")
     print("Ctrl-C stops it; nothing recorded is lost.", flush=True)

@@ -7,6 +7,10 @@
     ├── CalibrationError     the gauge is past its calibration due date (ISO 9001 7.1.5)
     ├── AuthenticationError  unknown user, wrong PIN, password or token
     └── AuthorityError       the user is known but their role lacks the authority
+
+    StoreError               the store cannot record (raised by `edge.store`; defined here so that callers
+    ├── StoreSetupError      can catch it without importing the store)
+    └── StoreClosedError
 """
 
 
@@ -36,3 +40,15 @@ class AuthenticationError(LinesideError):
 
 class AuthorityError(LinesideError):
     pass
+
+
+class StoreError(Exception):
+    """The store cannot record or cannot be opened."""
+
+
+class StoreSetupError(StoreError):
+    """The store cannot be used as it is (durability settings, pending migrations)."""
+
+
+class StoreClosedError(StoreError):
+    """The store is closed."""

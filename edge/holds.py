@@ -33,8 +33,9 @@ def list_holds(core: Core, status: str | None = None) -> list[dict[str, Any]]:
 
 
 def list_nonconformities(core: Core, status: str | None = None) -> list[dict[str, Any]]:
-    sql = ("SELECT nc.*, lots.lot_number, lots.product FROM nonconformities nc "
-           "JOIN lots ON lots.uid = nc.lot_uid")
+    sql = ("SELECT nc.*, lots.lot_number, lots.product, vc.image_uid, vc.image_sha256 FROM nonconformities nc "
+           "JOIN lots ON lots.uid = nc.lot_uid "
+           "LEFT JOIN vision_checks vc ON vc.measurement_uid = nc.measurement_uid")  # a vision value's evidence
     if status:
         return core.store.query(sql + " WHERE nc.status = ? ORDER BY nc.opened_at", (status,))
     return core.store.query(sql + " ORDER BY nc.opened_at")

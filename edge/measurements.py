@@ -9,6 +9,7 @@ outside the store's Tx.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -97,7 +98,7 @@ def _text(field: str, value: str | None, limit: int = 64) -> str | None:
 def _prepare(core: Core, actor: auth.Actor, lot: dict[str, Any], given: MeasurementInput,
              gauge_checks: dict[str, gauges.GaugeCheck]) -> tuple[Characteristic, dict[str, Any]]:
     characteristic = _characteristic(core, lot, given.characteristic)
-    if characteristic.method == "attribute":
+    if characteristic.is_attribute:
         judged = _judge_attribute(given.value)
     else:
         judged = _judge_variable(characteristic, given.value, given.unit)
@@ -127,11 +128,13 @@ def record_measurement(core: Core, actor: auth.Actor, lot_number: str, given: Me
     return record_measurements(core, actor, lot_number, [given])[0]
 
 
-def record_measurements(core: Core, actor: auth.Actor, lot_number: str, given: list[MeasurementInput]
-                        ) -> list[dict[str, Any]]:
+def record_measurements(core: Core, actor: auth.Actor, lot_number: str, given: list[MeasurementInput],
+                        then: Callable[[Tx, list[dict[str, Any]]], None] | None = None) -> list[dict[str, Any]]:
     """Record several values of one lot (a device's scan) in one transaction: all of them, or none.
 
     A value that cannot be accepted is an InvalidInputError naming its position, and nothing is recorded.
+    `then(tx, records)`, when given, runs in the same transaction with the recorded rows: evidence that must
+    stand or fall with them (a vision check's image) is written there.
     """
     if not given:
         raise InvalidInputError("no measurements given")
@@ -147,7 +150,14 @@ def record_measurements(core: Core, actor: auth.Actor, lot_number: str, given: l
             raise type(exc)(f"measurements[{index}]: {exc}") from None
     plans = json.loads(lot["sampling"])
     rules = core.config.hold_rules
-    outcomes = core.store.write(lambda tx: _record_all(tx, actor, lot, prepared, plans, rules))
+
+    def job(tx: Tx) -> list[dict[str, Any]]:
+        outcomes = _record_all(tx, actor, lot, prepared, plans, rules)
+        if then is not None:
+            then(tx, [record for _, record in prepared])
+        return outcomes
+
+    outcomes = core.store.write(job)
     signals.after_batch(core, actor, lot, [record for _, record in prepared])  # once durable: run rules
     return [{"measurement": record["uid"], "characteristic": record["characteristic"], "sample": record["sample"],
              "value": record["value"], "unit": record["unit"], "verdict": record["verdict"], "flag": record["flag"],

@@ -12,7 +12,7 @@ from sqlite_utils.migrations import Migrations
 
 MIGRATIONS = Migrations("lineside.edge")
 APPEND_ONLY = ("measurements", "audit_events", "signatures", "dispositions", "calibrations", "plan_approvals",
-               "station_lots")
+               "station_lots", "vision_checks", "camera_calibrations")
 
 
 @MIGRATIONS(name="001_core")
@@ -104,6 +104,37 @@ def _m002_station_lots(db: sqlite_utils.Database) -> None:
     }, pk="uid", not_null={"station", "lot_uid", "assigned_at"})
     db["station_lots"].create_index(["station", "assigned_at"])
     _append_only(db, "station_lots")
+
+
+@MIGRATIONS(name="003_vision")
+def _m003_vision(db: sqlite_utils.Database) -> None:
+    """Vision checks (every run, with or without a value), their annotated images, and camera calibrations."""
+    db["vision_checks"].create({
+        "uid": str, "lot_uid": str, "station": str, "device": str, "characteristic": str, "tool": str,
+        "verdict": str, "value": str, "unit": str, "reason": str, "message": str, "measurement_uid": str,
+        "image_uid": str, "image_sha256": str, "frame_origin": str, "frame_at": str, "calibration_uid": str,
+        "actor": str, "checked_at": str,
+    }, pk="uid", not_null={"lot_uid", "characteristic", "verdict", "checked_at"})
+    db["vision_checks"].create_index(["lot_uid", "characteristic"])
+    db["vision_checks"].create_index(["station", "checked_at"])
+    db["vision_checks"].create_index(["measurement_uid"])
+    db["images"].create({
+        "uid": str, "check_uid": str, "path": str, "sha256": str, "bytes": int, "created_at": str,
+        "deleted_at": str, "deleted_reason": str,
+    }, pk="uid", not_null={"check_uid", "path", "sha256", "bytes", "created_at"})
+    db["images"].create_index(["created_at"])
+    db["camera_calibrations"].create({
+        "uid": str, "camera": str, "px_per_mm": str, "target_mm": str, "measured_px": str, "calibrated_at": str,
+        "actor": str, "recorded_at": str,
+    }, pk="uid", not_null={"camera", "px_per_mm", "calibrated_at"})
+    db["camera_calibrations"].create_index(["camera", "calibrated_at"])
+    for table in ("vision_checks", "camera_calibrations"):
+        _append_only(db, table)
+    # An image's row is changed once, when retention deletes its file; its identity and hash never change.
+    db.execute("""CREATE TRIGGER images_no_delete BEFORE DELETE ON images
+        BEGIN SELECT RAISE(ABORT, 'images rows are kept: DELETE refused'); END""")
+    db.execute("""CREATE TRIGGER images_fixed BEFORE UPDATE OF uid, check_uid, path, sha256, bytes, created_at
+        ON images BEGIN SELECT RAISE(ABORT, 'an image record is fixed: only its deletion is noted'); END""")
 
 
 @MIGRATIONS(name="004_quality")

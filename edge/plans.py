@@ -23,9 +23,23 @@ def plan_hash(plan: Plan) -> str:
     cached = _HASHES.get(id(plan))
     if cached is not None and cached[0] is plan:
         return cached[1]
-    digest = audit.digest(json.dumps(plan.model_dump(mode="json"), sort_keys=True, separators=(",", ":")))
+    digest = audit.digest(json.dumps(_content(plan), sort_keys=True, separators=(",", ":")))
     _HASHES[id(plan)] = (plan, digest)  # keeps the plan alive, so its id is never reused by another
     return digest
+
+
+# Keys added to a characteristic after plans were first approved: left out while unset, so that adding them to
+# the schema does not change the hash of a revision already approved (and knock it out of force).
+_LATER_KEYS = ("vision",)
+
+
+def _content(plan: Plan) -> dict[str, object]:
+    content = plan.model_dump(mode="json")
+    for characteristic in content["characteristics"]:
+        for key in _LATER_KEYS:
+            if characteristic.get(key) is None:
+                characteristic.pop(key, None)
+    return content
 
 
 @dataclass(frozen=True, slots=True)

@@ -104,6 +104,11 @@ class Runtime:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._parts: asyncio.Queue[Part] | None = None
+        self.vision: Any = None  # edge.vision.Vision when the line has cameras (imports OpenCV, so only then)
+        if any(d.kind == "camera" for d in core.config.devices):
+            from edge.vision import Vision
+
+            self.vision = Vision(core)
 
     # -- life ----------------------------------------------------------------------------------------------
 
@@ -139,6 +144,8 @@ class Runtime:
             for poller in self.pollers:
                 group.create_task(poller.run(), name=f"poller {poller.bus}")
             group.create_task(self._record_parts(), name="recorder")
+            if self.vision is not None:
+                self.vision.start_watchers()  # folder cameras: a file's arrival is a trigger
 
     def _build_pollers(self) -> list[Poller]:
         pollers = []
@@ -180,6 +187,9 @@ class Runtime:
         while True:
             part = await self._parts.get()
             failed = await asyncio.to_thread(self.record_part, part)
+            if self.vision is not None and part.device in self.plcs:
+                results = await self.vision.on_trigger(part.station)  # the same part, under the camera
+                failed = failed or any(r.get("verdict") == "fail" for r in results)
             await self._write_back(part, failed)
 
     def record_part(self, part: Part) -> bool | None:

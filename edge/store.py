@@ -5,7 +5,7 @@ which runs as many as are waiting in one transaction, commits once, and only the
 reading is never acknowledged before it is durable, and a burst of readings pays one fsync, not one each.
 Readers get their own connections. Must not know the domain's rules: services decide, the store records.
 
-    StoreError
+    StoreError (edge.errors)
     ├── StoreSetupError     the file cannot be opened with the durability Lineside needs, or needs migrating
     └── StoreClosedError    a job was submitted after the store closed
 """
@@ -18,6 +18,7 @@ import logging
 import queue
 import sqlite3
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
@@ -27,21 +28,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from edge import audit, migrations
+from edge.errors import StoreClosedError, StoreError, StoreSetupError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-class StoreError(Exception):
-    """Base of the store's errors."""
-
-
-class StoreSetupError(StoreError):
-    """The store cannot be used as it is."""
-
-
-class StoreClosedError(StoreError):
-    """The store is closed."""
 
 
 def now() -> str:
@@ -161,6 +151,7 @@ class Store:
         self._queue: queue.SimpleQueue[tuple[Job, Future[Any]] | None] = queue.SimpleQueue()
         self._closed = False
         self.commits = itertools.count()
+        self.commit_seconds = CommitStats()
         self._thread = threading.Thread(target=self._run, name="lineside-writer", daemon=True)
         self._thread.start()
 
@@ -228,6 +219,7 @@ class Store:
 
     def _transaction(self, jobs: list[Job]) -> list[Any]:
         tx = Tx(self._conn, audit.Chain(self._chain.seq, self._chain.hash), self._outbox_seq, self.origin)
+        began = time.perf_counter()
         self._conn.execute("BEGIN IMMEDIATE")
         try:
             results = [self._run_job(job, tx) for job in jobs]
@@ -237,6 +229,7 @@ class Store:
             raise
         self._chain, self._outbox_seq = tx.chain, tx.outbox_seq
         next(self.commits)
+        self.commit_seconds.observe(time.perf_counter() - began, len(jobs))
         return results
 
     @staticmethod
@@ -290,6 +283,26 @@ class Store:
                 reader.close()
         self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self._conn.close()
+
+
+class CommitStats:
+    """Commit latency for /metrics: count, sum and the buckets of a Prometheus histogram (seconds)."""
+
+    BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.jobs = 0
+        self.sum_s = 0.0
+        self.buckets = [0] * len(self.BUCKETS)
+
+    def observe(self, seconds: float, jobs: int) -> None:
+        self.count += 1
+        self.jobs += jobs
+        self.sum_s += seconds
+        for index, bound in enumerate(self.BUCKETS):
+            if seconds <= bound:
+                self.buckets[index] += 1
 
 
 class _JobFailed(Exception):

@@ -1,5 +1,5 @@
-"""Backward and forward trace of a lot (ISO 9001 8.5.2): every measurement, gauge, operator, hold,
-disposition and signature, and the audit events that record them. Read-only.
+"""Backward and forward trace of a lot (ISO 9001 8.5.2): every measurement, vision check and its image,
+gauge, operator, hold, disposition and signature, and the audit events that record them. Read-only.
 """
 
 from __future__ import annotations
@@ -20,14 +20,19 @@ def trace_lot(store: Store, lot_number: str) -> dict[str, Any]:
     holds = query("SELECT * FROM holds WHERE lot_uid = ? ORDER BY opened_at", (uid,))
     dispositions = query("SELECT d.*, s.signer, s.role, s.meaning, s.signed_at FROM dispositions d "
                          "JOIN signatures s ON s.uid = d.signature_uid WHERE d.lot_uid = ?", (uid,))
+    checks = query("SELECT c.*, i.path AS image_path, i.deleted_at AS image_deleted_at FROM vision_checks c "
+                   "LEFT JOIN images i ON i.uid = c.image_uid WHERE c.lot_uid = ? ORDER BY c.checked_at, c.rowid",
+                   (uid,))
     entity_uids = [uid, *(m["uid"] for m in measurements), *(h["uid"] for h in holds),
-                   *(d["uid"] for d in dispositions)]
+                   *(d["uid"] for d in dispositions), *(c["uid"] for c in checks),
+                   *(c["image_uid"] for c in checks if c["image_uid"])]
     return {
         "lot": lot,
         "measurements": measurements,
         "nonconformities": query("SELECT * FROM nonconformities WHERE lot_uid = ? ORDER BY opened_at", (uid,)),
         "holds": holds,
         "dispositions": dispositions,
+        "vision_checks": checks,  # every check with its image (sha256, path), no-results included
         "gauges": query(f"SELECT * FROM gauges WHERE uid IN ({marks})", tuple(gauge_ids)) if gauge_ids else [],
         "operators": sorted({m["actor"] for m in measurements if m["actor"]}),
         "stations": sorted({m["station"] for m in measurements if m["station"]}),

@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 
 from edge import errors
 from edge.core import Core
-from ui import api, quality_api
+from ui import api, metrics, quality_api, vision
 
 STATUS = {
     errors.NotFoundError: (404, "not_found"),
@@ -39,7 +39,10 @@ def create_app(core: Core, devices: Callable[[], list[dict[str, Any]]] | None = 
                   description="Shop-floor inspection and traceability: the edge's JSON API.")
     app.state.core = core
     app.state.devices = devices or list
+    app.state.metrics = metrics.registry_for(core, app.state.devices)
+    app.include_router(metrics.router)
     app.include_router(api.router)
+    app.include_router(vision.router)
     app.include_router(quality_api.router)
     for kind, (status, code) in STATUS.items():
         app.add_exception_handler(kind, _handler(status, code))

@@ -156,3 +156,13 @@ def test_aql_lot_gets_its_plan_from_the_tables(client, as_operator):
                       headers=as_operator).json()
     plan = lot["sampling"]["mass"]
     assert (plan["code_letter"], plan["n"], plan["ac"], plan["re"]) == ("H", 50, 3, 4)
+
+
+def test_metrics_are_prometheus_text(client, as_operator):
+    client.post("/api/v1/lots", json={"product": "BRK-100", "lot": "L-1", "quantity": 10}, headers=as_operator)
+    client.post("/api/v1/lots/L-1/measurements", json={"characteristic": "bore-dia", "value": "13"},
+                headers=as_operator)
+    text = client.get("/metrics").text
+    assert 'lineside_measurements_total{verdict="fail"} 1.0' in text
+    assert 'lineside_holds{status="open"} 1.0' in text
+    assert "lineside_outbox_depth " in text and "lineside_commit_seconds_bucket" in text

@@ -26,3 +26,30 @@ def test_demo_shift_drifts_into_a_hold_and_restart_keeps_everything(config, tmp_
     reopened = open_core(config, tmp_path / "demo.db")
     assert reopened.store.query_one("SELECT COUNT(*) AS n FROM measurements")["n"] == recorded
     reopened.close()
+
+
+def test_demo_devices_feed_the_runtime(tmp_path):
+    import tomllib
+
+    from edge.runtime import Runtime
+
+    config, simulators = demo.start_simulators(tomllib.loads(demo.EXAMPLE.read_text()))
+    core = open_core(config, tmp_path / "demo.db", migrate=True)
+    demo.seed(core)
+    runtime = Runtime(core).start()
+    shift = demo.Shift(core, simulators, interval_s=0.05)
+    shift.start()
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            devices = {row["device"] for row in core.store.query("SELECT DISTINCT device FROM measurements")}
+            if {"caliper-op10", "plc-op20"} <= devices:
+                break
+            time.sleep(0.05)
+        assert {"caliper-op10", "plc-op20"} <= devices
+    finally:
+        shift.stopped.set()
+        shift.join(timeout=10)
+        runtime.stop()
+        simulators.stop()
+        core.close()
