@@ -25,6 +25,11 @@ EXCLUDED_COLUMNS = frozenset({"seq"})
 EVENT_FIELDS = ("seq", "uid", "at", "actor", "station", "action", "entity_type", "entity_uid",
                 "before", "after", "reason", "record_hash")
 
+# The quality records of migration 004_quality (control limits, signals, switching states, set-ups, missed
+# samples) are covered too.
+AUDITED_TABLES += ("spc_limits", "spc_signals", "sampling_states", "lot_switching", "station_events",
+                   "sample_misses")
+
 
 class AuditError(Exception):
     """An audit event that cannot be written."""

@@ -14,6 +14,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from edge import quality_cli
+
 EXIT_OK, EXIT_FOUND, EXIT_BAD_INPUT = 0, 1, 2
 
 
@@ -360,6 +362,7 @@ def _add_trace(commands: Any) -> None:
     lot.add_argument("lot")
     lot.add_argument("--db", required=True)
     lot.add_argument("--json", action="store_true")
+    quality_cli.add_trace_gauge(group)
 
 
 def _add_vision(commands: Any) -> None:

@@ -177,6 +177,50 @@ class FixedSampling(Model):
         return self
 
 
+RULE_SETS = {"nelson": ("nelson1", "nelson2", "nelson3", "nelson4", "nelson5", "nelson6", "nelson7", "nelson8"),
+             "western_electric": ("we1", "we2", "we3", "we4")}
+
+
+class SpcSettings(Model):
+    """How a characteristic is charted; limits are never set here: they come from an approved baseline."""
+
+    chart: Literal["individuals", "xbar_r"] = "individuals"
+    rules: Literal["nelson", "western_electric"] | list[str] = "nelson"
+    baseline: int = Field(default=25, ge=3, le=1000, description="points (values or subgroups) of the phase-I "
+                          "baseline the limits are computed from")
+    subgroup_size: int = Field(default=5, ge=2, le=25, description="values per subgroup, for chart 'xbar_r'")
+    open_nonconformity: bool = Field(default=False, description="a run-rule signal also opens a nonconformity")
+
+    @model_validator(mode="after")
+    def _known_rules(self) -> SpcSettings:
+        known = RULE_SETS["nelson"] + RULE_SETS["western_electric"]
+        unknown = [rule for rule in self.rule_names if rule not in known]
+        if unknown or not self.rule_names:
+            raise ValueError(f"unknown run rule {unknown[0]!r}; known: nelson, western_electric, "
+                             f"{', '.join(known)}" if unknown else "rules must name at least one run rule")
+        return self
+
+    @property
+    def rule_names(self) -> tuple[str, ...]:
+        return RULE_SETS[self.rules] if isinstance(self.rules, str) else tuple(self.rules)
+
+
+class SampleSchedule(Model):
+    """When an in-process sample of a characteristic is due at its station, besides the lot's sampling plan."""
+
+    every_parts: int | None = Field(default=None, ge=1, description="a sample every N parts made")
+    every_minutes: int | None = Field(default=None, ge=1, description="a sample every T minutes")
+    first_off: bool = Field(default=False, description="a sample after each set-up or tool change")
+    grace: float = Field(default=0.25, ge=0, le=10, description="overdue once the interval is exceeded by this "
+                         "fraction of it")
+
+    @model_validator(mode="after")
+    def _some_trigger(self) -> SampleSchedule:
+        if self.every_parts is None and self.every_minutes is None and not self.first_off:
+            raise ValueError("a schedule needs every_parts, every_minutes or first_off")
+        return self
+
+
 class Characteristic(Model):
     id: Identifier
     name: str = ""
@@ -187,6 +231,11 @@ class Characteristic(Model):
     resolution: Number = Decimal("0.001")
     method: Literal["gauge", "plc", "vision", "manual", "attribute"]
     gauge: Identifier | None = None
+    # Left out of the plan's content when unset, so that plans approved before these keys existed stay in force.
+    spc: SpcSettings | None = Field(default=None, exclude_if=lambda v: v is None,
+                                    description="control chart settings (default: individuals)")
+    schedule: SampleSchedule | None = Field(default=None, exclude_if=lambda v: v is None,
+                                            description="in-process sampling at the station")
     device: Identifier | None = None
     tag: str | None = None
     criticality: Literal["critical", "major", "minor"] = "major"
@@ -288,6 +337,8 @@ class Authority(Model):
         "inspector", "supervisor", "admin"]
     approve_plan: list[Literal["operator", "inspector", "supervisor", "admin", "auditor"]] = [
         "supervisor", "admin"]
+    calibrate: list[Literal["operator", "inspector", "supervisor", "admin", "auditor"]] = [
+        "inspector", "supervisor", "admin"]
 
 
 class Store(Model):

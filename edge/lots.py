@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from edge import auth, plans, sampling
+from edge import auth, plans, switching
 from edge.core import Core
 from edge.errors import ConflictError, InvalidInputError, NotFoundError
 from edge.labels import parse_label
@@ -63,7 +63,7 @@ def open_lot(core: Core, actor: auth.Actor, *, product: str | None = None, lot: 
     lot_number = check_lot_number(lot)
     count = _check_quantity(quantity)
     force = plans.in_force(core.store, core.config, product)
-    plan = {c.id: sampling.plan_for(c, count).as_dict() for c in force.plan.characteristics}
+    plan, switched = switching.lot_plans(core, product, supplier, force.plan.characteristics, count)
     record = {"uid": new_uid(), "lot_number": lot_number, "product": product, "plan_revision":
               force.plan.revision, "plan_hash": force.hash, "quantity": count, "supplier": supplier,
               "barcode": barcode, "station": actor.station, "status": "open", "sampling": json.dumps(plan),
@@ -74,6 +74,7 @@ def open_lot(core: Core, actor: auth.Actor, *, product: str | None = None, lot: 
             raise ConflictError(f"lot {lot_number!r} is already open")
         record["opened_at"] = tx.at
         tx.add("lots", record, action="lot.opened", actor=actor.name, station=actor.station)
+        switching.note_lot(tx, actor, record["uid"], switched)
         if actor.station:  # a lot opened at a station becomes the lot that station works on
             from edge.stations import assign
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from edge import auth, gauges
+from edge import auth, gauges, signals, switching
 from edge.config import Characteristic, HoldRules
 from edge.core import Core
 from edge.errors import ConflictError, InvalidInputError, NotFoundError
@@ -158,6 +158,7 @@ def record_measurements(core: Core, actor: auth.Actor, lot_number: str, given: l
         return outcomes
 
     outcomes = core.store.write(job)
+    signals.after_batch(core, actor, lot, [record for _, record in prepared])  # once durable: run rules
     return [{"measurement": record["uid"], "characteristic": record["characteristic"], "sample": record["sample"],
              "value": record["value"], "unit": record["unit"], "verdict": record["verdict"], "flag": record["flag"],
              "lot": lot["lot_number"], **outcome} for (_, record), outcome in zip(prepared, outcomes, strict=True)]
@@ -184,6 +185,7 @@ def _record_all(tx: Tx, actor: auth.Actor, lot: dict[str, Any], prepared: list[t
     if completing and _status(tx, lot["uid"]) == "open" and _accepted(tx, lot):
         tx.change("lots", lot["uid"], {"status": "accepted"}, action="lot.accepted", actor=actor.name,
                   station=actor.station, reason="inspection plan complete and passed")
+    switching.after_measurements(tx, actor, lot)
     final = _status(tx, lot["uid"])
     for outcome in outcomes:
         outcome["lot_status"] = final

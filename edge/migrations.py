@@ -137,14 +137,56 @@ def _m003_vision(db: sqlite_utils.Database) -> None:
         ON images BEGIN SELECT RAISE(ABORT, 'an image record is fixed: only its deletion is noted'); END""")
 
 
+@MIGRATIONS(name="004_quality")
+def _m004_quality(db: sqlite_utils.Database) -> None:
+    """Approved control limits, run-rule signals, switching states and the lots they were applied to, station
+    set-ups and tool changes, and missed in-process samples with their reasons."""
+    db["spc_limits"].create({
+        "uid": str, "product": str, "characteristic": str, "chart": str, "subgroup_size": int, "limits": str,
+        "baseline_count": int, "baseline_first_seq": int, "baseline_last_seq": int, "baseline_hash": str,
+        "signature_uid": str, "approved_at": str,
+    }, pk="uid", not_null={"product", "characteristic", "chart", "limits", "signature_uid", "approved_at"})
+    db["spc_limits"].create_index(["product", "characteristic", "approved_at"])
+    db["spc_signals"].create({
+        "uid": str, "product": str, "characteristic": str, "limits_uid": str, "chart": str, "rule": str,
+        "point_uid": str, "points": str, "lot_uid": str, "status": str, "nonconformity_uid": str,
+        "cause": str, "action": str, "note": str, "raised_at": str, "closed_by": str, "closed_at": str,
+    }, pk="uid", not_null={"product", "characteristic", "limits_uid", "rule", "point_uid", "status", "raised_at"})
+    db["spc_signals"].create_index(["limits_uid", "chart", "rule", "point_uid"], unique=True)
+    db["spc_signals"].create_index(["status", "raised_at"])
+    db["sampling_states"].create({
+        "uid": str, "product": str, "supplier": str, "characteristic": str, "state": str, "updated_at": str,
+    }, pk="uid", not_null={"product", "supplier", "characteristic", "state"})
+    db["sampling_states"].create_index(["product", "supplier", "characteristic"], unique=True)
+    db["lot_switching"].create({
+        "uid": str, "lot_uid": str, "characteristic": str, "state_uid": str, "severity": str, "decision": str,
+        "decided_at": str,
+    }, pk="uid", not_null={"lot_uid", "characteristic", "state_uid", "severity"})
+    db["lot_switching"].create_index(["lot_uid", "characteristic"], unique=True)
+    db["measurements"].create_index(["characteristic", "seq"])
+    db["calibrations"].create_index(["gauge", "calibrated_at"])
+    db["station_events"].create({
+        "uid": str, "station": str, "kind": str, "note": str, "actor": str, "at": str,
+    }, pk="uid", not_null={"station", "kind", "at"})
+    db["station_events"].create_index(["station", "at"])
+    db["sample_misses"].create({
+        "uid": str, "station": str, "lot_uid": str, "characteristic": str, "triggers": str, "reason": str,
+        "at_part": int, "actor": str, "recorded_at": str,
+    }, pk="uid", not_null={"station", "lot_uid", "characteristic", "reason", "recorded_at"})
+    db["sample_misses"].create_index(["station", "characteristic", "recorded_at"])
+    db["measurements"].create_index(["station", "characteristic", "recorded_at"])
+    for table in ("spc_limits", "station_events", "sample_misses"):
+        _append_only(db, table)
+
+
 def _append_only(db: sqlite_utils.Database, table: str) -> None:
     for verb in ("UPDATE", "DELETE"):
         db.execute(f"""CREATE TRIGGER {table}_no_{verb.lower()} BEFORE {verb} ON {table}
             BEGIN SELECT RAISE(ABORT, '{table} is append-only: {verb} refused'); END""")
 
 
-@MIGRATIONS(name="002_outbox_quarantine")
-def _m002_outbox_quarantine(db: sqlite_utils.Database) -> None:
+@MIGRATIONS(name="005_outbox_quarantine")
+def _m005_outbox_quarantine(db: sqlite_utils.Database) -> None:
     # A record HQ refuses for its content is set aside (with the reason in `error`), never deleted, so the
     # records behind it keep flowing; clearing quarantined_at makes it eligible again after a fix.
     db.execute("ALTER TABLE outbox ADD COLUMN quarantined_at TEXT")

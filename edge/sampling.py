@@ -26,19 +26,21 @@ class CharacteristicPlan:
         return asdict(self)
 
 
-def plan_for(characteristic: Characteristic, lot_size: int) -> CharacteristicPlan:
+def plan_for(characteristic: Characteristic, lot_size: int, severity: str = "normal") -> CharacteristicPlan:
+    """The plan for a lot; `severity` (normal, tightened, reduced: the switching rules' choice) is for AQL plans."""
     sampling = characteristic.sampling
     if isinstance(sampling, FixedSampling):
         n = min(sampling.n, lot_size)
         return CharacteristicPlan(n=n, ac=sampling.ac, re=sampling.ac + 1, hundred_percent=n == lot_size)
-    return _aql_plan(sampling, lot_size, characteristic.id)
+    return _aql_plan(sampling, lot_size, characteristic.id, severity)
 
 
-def _aql_plan(sampling: AqlSampling, lot_size: int, characteristic_id: str) -> CharacteristicPlan:
+def _aql_plan(sampling: AqlSampling, lot_size: int, characteristic_id: str, severity: str) -> CharacteristicPlan:
     from inspection import sampling as tables
 
     try:
-        plan = tables.plan_for(lot_size, sampling.aql, level=sampling.level, edition=sampling.edition)
+        plan = tables.plan_for(lot_size, sampling.aql, level=sampling.level, severity=severity,
+                               edition=sampling.edition)
     except tables.SamplingError as exc:
         raise InvalidInputError(f"characteristic {characteristic_id!r}: {exc}") from None
     n = min(plan.n, lot_size)

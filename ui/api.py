@@ -10,7 +10,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from edge import holds, lots, measurements, plans, stations, trace
+from edge import calibration, holds, lots, measurements, plans, stations, trace
 from edge.errors import ConflictError
 from ui.deps import ActorDep, CoreDep
 
@@ -146,7 +146,7 @@ def set_station_lot(station: str, body: StationLot, core: CoreDep, actor: ActorD
 
 @router.get("/gauges", tags=["gauges"])
 def list_gauges(core: CoreDep, actor: ActorDep) -> list[dict[str, Any]]:
-    return core.store.query("SELECT * FROM gauges ORDER BY uid")
+    return calibration.list_gauges(core.store, core.today())
 
 
 @router.get("/trace/lots/{lot}", tags=["trace"])

@@ -18,7 +18,7 @@ from edge import errors
 from edge.core import Core
 from edge.events import EventHub
 from edge.throttle import Throttle
-from ui import api, inspector, live, metrics, signin, station, supervisor, vision
+from ui import api, inspector, live, metrics, quality_api, signin, station, supervisor, vision
 from ui.guard import SignInRequired, refused, sign_in_redirect
 from ui.web import HERE, UiSettings
 
@@ -58,6 +58,7 @@ def create_app(core: Core, devices: Callable[[], list[dict[str, Any]]] | None = 
     app.include_router(metrics.router)
     app.include_router(api.router)
     app.include_router(vision.router)
+    app.include_router(quality_api.router)
     for router in (signin.router, station.router, inspector.router, supervisor.router, live.router):
         app.include_router(router, include_in_schema=False)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")

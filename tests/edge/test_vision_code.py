@@ -31,7 +31,7 @@ def marked(content: str | None) -> Part:
 @pytest.fixture
 def line(tmp_path):
     raw = tomllib.loads(EXAMPLE.read_text())
-    raw["products"][2]["plans"][0]["characteristics"].append(copy.deepcopy(CODE))
+    next(p for p in raw["products"] if p["id"] == "PLT-40")["plans"][0]["characteristics"].append(copy.deepcopy(CODE))
     config = parse(raw)
     core = open_core(config, tmp_path / "edge.db", migrate=True)
     auth.add_user(core.store, "sue", "supervisor", SUPERVISOR_SECRET)

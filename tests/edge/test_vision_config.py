@@ -14,7 +14,8 @@ from edge.plans import plan_hash
 from tests.conftest import EXAMPLE
 
 RAW = tomllib.loads(EXAMPLE.read_text())
-PLATE = ("products", 2, "plans", 0, "characteristics", 0)  # plate-length, method vision on cam-op20
+PLATE_INDEX = next(index for index, product in enumerate(RAW["products"]) if product["id"] == "PLT-40")
+PLATE = ("products", PLATE_INDEX, "plans", 0, "characteristics", 0)  # plate-length, method vision on cam-op20
 WHERE = "products[PLT-40].plans[1].characteristics[plate-length]"
 
 
@@ -33,7 +34,7 @@ def problems_with(**changes: object) -> list[str]:
     return caught.value.problems
 
 
-VISION = RAW["products"][2]["plans"][0]["characteristics"][0]["vision"]
+VISION = RAW["products"][PLATE[1]]["plans"][0]["characteristics"][0]["vision"]
 CASES = [
     ("no vision table", {"vision": None}, "method 'vision' needs a vision table"),
     ("no device", {"device": None}, "method 'vision' needs a device (a camera)"),
@@ -60,7 +61,7 @@ def test_each_vision_error_names_the_characteristic(what, changes, expected):
 
 def test_a_code_check_is_pass_fail_and_needs_no_unit():
     raw = copy.deepcopy(RAW)
-    plate = raw["products"][2]["plans"][0]["characteristics"]
+    plate = raw["products"][PLATE_INDEX]["plans"][0]["characteristics"]
     plate.append({"id": "lot-code", "method": "vision", "device": "cam-op20",
                   "vision": {"tool": "code", "roi": [200, 80, 120, 120], "params": {"symbology": "datamatrix"}}})
     config = parse(raw)
