@@ -216,7 +216,8 @@ def test_transactions_on_one_bus_never_overlap_and_keep_the_inter_frame_gap():
     events = [kind for kind, _, _ in log[:40]]
     assert events == ["start", "end"] * 20  # strictly one transaction at a time
     gaps = [log[i + 1][2] - log[i][2] for i in range(1, 39, 2)]  # end of one -> start of the next
-    assert min(gaps) >= settings.inter_frame_gap_s - resolution
+    # A lower bound (load only lengthens gaps); 1 ms of slack for the loop waking a timer a hair early.
+    assert min(gaps) >= settings.inter_frame_gap_s - resolution - 0.001
     assert {source for _, source, _ in log} == {"a", "b"}
 
 

@@ -72,5 +72,6 @@ def test_sigkill_during_ingest_loses_no_acknowledged_reading(config, seeded_stor
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)
 def test_sigkill_100_times(config, seeded_store, tmp_path):
     _crash_runs(config, seeded_store, tmp_path, kills=100)
