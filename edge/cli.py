@@ -98,18 +98,45 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     core = _open_core(args)
     hub = EventHub()
+    pusher = _start_sync(core)
     runtime = Runtime(core, hub=hub).start()
     try:
         print(f"Lineside edge serving {core.config.site.id}/{core.config.line.id} at http://{args.host}:{args.port}/ "
-              f"({len(runtime.pollers)} device pollers)", flush=True)
-        app = create_app(core, runtime.health, hub=hub)
+              f"({len(runtime.pollers)} device pollers; sync {'on schedule' if pusher else 'off'})", flush=True)
+        app = create_app(core, runtime.health, hub=hub, extra_metrics=_sync_metrics(core))
         if runtime.vision is not None:
             app.state.vision = runtime.vision  # one set of cameras per edge: the API's button uses the runtime's
         serve(app, host=args.host, port=args.port)
     finally:
+        if pusher:
+            pusher.set()
         runtime.stop()
         core.close()  # every acknowledged write is already durable; this drains the writer's queue
     return EXIT_OK
+
+
+def _start_sync(core: Any) -> Any:
+    """The nightly push to HQ on the configuration's cron schedule, when there is a [sync] section."""
+    if core.config.sync is None:
+        return None
+    from sync import schedule
+    from sync.client import SyncClient, SyncConfigError
+
+    try:
+        client = SyncClient(core.store, core.config.sync, core.origin)
+    except SyncConfigError as exc:  # the line runs without HQ: the outbox keeps every record until sync is fixed
+        print(f"lineside: sync to HQ not started: {exc}", file=sys.stderr, flush=True)
+        return None
+    _, stop = schedule.start(client.run, core.config.sync.schedule)
+    return stop
+
+
+def _sync_metrics(core: Any) -> Callable[[], str] | None:
+    if core.config.sync is None:
+        return None
+    from sync import outbox
+
+    return lambda: outbox.prometheus(outbox.depth(core.store, core.config.sync.outbox_alarm_bytes))
 
 
 def cmd_simulate_gauge(args: argparse.Namespace) -> int:
@@ -276,10 +303,15 @@ def _numbers(text: str, option: str, kind: Callable[[str], Any]) -> list[Any]:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from edge.demo import run_demo
+    from sync.local import start_local_hq
     from ui.app import create_app
     from ui.server import serve
 
-    return run_demo(port=args.port, host=args.host, workdir=args.dir, create_app=create_app, serve=serve)
+    def adapters(core: Any, devices: Any, hub: Any) -> Any:
+        return create_app(core, devices, hub=hub, extra_metrics=_sync_metrics(core))
+
+    return run_demo(port=args.port, host=args.host, workdir=args.dir, create_app=adapters, serve=serve,
+                    start_hq=start_local_hq, start_sync=_start_sync)
 
 
 # -- parser ------------------------------------------------------------------------------------------------
@@ -397,6 +429,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         return int(args.handler(args))
+    except KeyboardInterrupt:  # Ctrl-C is how serve, demo and the simulators are stopped; they cleaned up already
+        return EXIT_OK
     except (CommandError, LinesideError, StoreError) as exc:
         print(f"lineside: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

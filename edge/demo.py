@@ -129,35 +129,43 @@ class Shift(threading.Thread):
             record_measurement(self.core, self.operator, lot_number, MeasurementInput(characteristic, value))
 
 
-def run_demo(port: int, host: str, workdir: str, create_app: Callable[..., Any],
-             serve: Callable[..., None]) -> int:
-    """Run the demo line; `create_app` and `serve` come from the composition root, which alone may import `ui`."""
+def run_demo(port: int, host: str, workdir: str, create_app: Callable[..., Any], serve: Callable[..., None],
+             start_hq: Callable[..., Any], start_sync: Callable[[Core], Any]) -> int:
+    """Run the demo line. The adapters (`create_app`, `serve`, a local HQ and the sync pusher) come from the
+    composition root, which alone may import `ui` and `sync`."""
     folder = Path(workdir)
     folder.mkdir(parents=True, exist_ok=True)
     config, simulators = start_simulators(tomllib.loads(EXAMPLE.read_text()))
+    (folder / "hq").mkdir(exist_ok=True)
+    hq = start_hq(folder / "hq", f"{config.site.id}.{config.line.id}")
+    config = config.model_copy(update={"sync": hq.settings(schedule="* * * * *")})  # the demo pushes every minute
     core = open_core(config, folder / "lineside.db", migrate=True)
     seed(core)
     hub = EventHub()
     runtime = Runtime(core, hub=hub).start()
+    pusher = start_sync(core)
     shift = Shift(core, simulators)
-    _announce(host, port, folder, auth.create_token(core.store, "sue", "demo"))
+    _announce(host, port, folder, auth.create_token(core.store, "sue", "demo"), hq.url)
     shift.start()
     try:
-        app = create_app(core, runtime.health, hub=hub)
+        app = create_app(core, runtime.health, hub)
         if runtime.vision is not None:
             app.state.vision = runtime.vision
         serve(app, host=host, port=port)
     finally:
         shift.stopped.set()
         shift.join(timeout=10)
+        if pusher:
+            pusher.set()
         runtime.stop()
         simulators.stop()
         core.close()
+        hq.stop()
         print("demo stopped; everything recorded is in", folder / "lineside.db")
     return 0
 
 
-def _announce(host: str, port: int, folder: Path, token: str) -> None:
+def _announce(host: str, port: int, folder: Path, token: str, hq_url: str) -> None:
     print(f"Lineside demo: http://{host}:{port}/  (API: http://{host}:{port}/docs)")
     print(f"store: {folder / 'lineside.db'}")
     print("logins (demo only):")
@@ -166,4 +174,5 @@ def _announce(host: str, port: int, folder: Path, token: str) -> None:
     print(f"API token for sue (supervisor): {token}")
     print("simulated devices: a Mitutoyo caliper and an MT-SICS scale on pseudo-terminals, a Modbus PLC on loopback;")
     print("a shift makes a part every second at OP10/OP20; the bore drifts, so a lot goes on hold within a minute.")
+    print(f"headquarters (a local HQ receiver, pushed to every minute): {hq_url}/")
     print("Ctrl-C stops it; nothing recorded is lost.", flush=True)

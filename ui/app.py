@@ -43,15 +43,18 @@ def _handler(status: int, code: str) -> Callable[[Request, Exception], Awaitable
 
 
 def create_app(core: Core, devices: Callable[[], list[dict[str, Any]]] | None = None,
-               settings: UiSettings | None = None, hub: EventHub | None = None) -> FastAPI:
+               settings: UiSettings | None = None, hub: EventHub | None = None,
+               extra_metrics: Callable[[], str] | None = None) -> FastAPI:
     """The edge's web app. `devices` reports the device runtime's health when one runs; `hub` is where the
-    runtime publishes live events (one is made when none is given)."""
+    runtime publishes live events (one is made when none is given); `extra_metrics` adds Prometheus text that
+    other adapters own (the sync's), wired by the composition root."""
     app = FastAPI(title="Lineside edge", version="0.1.0",
                   description="Shop-floor inspection and traceability: the edge's JSON API.")
     settings = settings or UiSettings()
     app.state.core = core
     app.state.devices = devices or list
     app.state.metrics = metrics.registry_for(core, app.state.devices)
+    app.state.extra_metrics = extra_metrics
     app.state.ui_settings = settings
     app.state.hub = hub or EventHub()
     app.state.throttle = Throttle(settings.throttle_limits, lockout_s=settings.throttle_lockout_s)

@@ -48,7 +48,7 @@ class EdgeCollector:
         row = self.core.store.query_one(
             "SELECT COUNT(*) AS depth, COALESCE(SUM(LENGTH(payload)), 0) AS bytes, "
             "COALESCE((julianday('now') - julianday(MIN(created_at))) * 86400, 0) AS age FROM outbox "
-            "WHERE sent_at IS NULL") or {"depth": 0, "bytes": 0, "age": 0}
+            "WHERE sent_at IS NULL AND quarantined_at IS NULL") or {"depth": 0, "bytes": 0, "age": 0}
         yield GaugeMetricFamily("lineside_outbox_depth", "Records waiting for HQ", value=row["depth"])
         yield GaugeMetricFamily("lineside_outbox_bytes", "Bytes of records waiting for HQ", value=row["bytes"])
         yield GaugeMetricFamily("lineside_outbox_oldest_age_seconds", "Age of the oldest record waiting for HQ",
@@ -78,7 +78,9 @@ class EdgeCollector:
 @router.get("/metrics", include_in_schema=False)
 def metrics(request: Request) -> Response:
     registry: CollectorRegistry = request.app.state.metrics
-    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+    extra: Callable[[], str] | None = request.app.state.extra_metrics  # e.g. the sync's alarm and last run
+    text = generate_latest(registry) + (extra().encode() if extra else b"")
+    return Response(text, media_type=CONTENT_TYPE_LATEST)
 
 
 def registry_for(core: Core, devices: Callable[[], list[dict[str, Any]]]) -> CollectorRegistry:
