@@ -25,8 +25,8 @@ QUICK = {
     "spc.py": [],
     "vision.py": [],
     "startup.py": ["--runs", "3"],
-    "sync.py": ["--rows", "100000"],
-    "station.py": [],
+    "sync.py": ["-n", "100000", "--rounds", "2"],
+    "station.py": ["--requests", "1000", "--rounds", "2"],
 }
 
 
