@@ -238,19 +238,25 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     return EXIT_FOUND
 
 
+def report(db: str, fetch: Callable[[Any], dict[str, Any]], as_json: bool,
+           show: Callable[[dict[str, Any]], None]) -> int:
+    """Read a report from the store at `db` and print it as JSON or for people (the trace commands)."""
+    store = _open_store(db)
+    try:
+        result = fetch(store)
+    finally:
+        store.close()
+    if as_json:
+        print(json.dumps(result, indent=2, default=str))
+    else:
+        show(result)
+    return EXIT_OK
+
+
 def cmd_trace_lot(args: argparse.Namespace) -> int:
     from edge import trace
 
-    store = _open_store(args.db)
-    try:
-        result = trace.trace_lot(store, args.lot)
-    finally:
-        store.close()
-    if args.json:
-        print(json.dumps(result, indent=2, default=str))
-    else:
-        _print_trace(result)
-    return EXIT_OK
+    return report(args.db, lambda store: trace.trace_lot(store, args.lot), args.json, _print_trace)
 
 
 def _print_trace(result: dict[str, Any]) -> None:

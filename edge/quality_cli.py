@@ -7,7 +7,6 @@ what `edge.calibration` answers.
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
 
@@ -23,18 +22,9 @@ def add_trace_gauge(group: Any) -> None:
 
 def cmd_trace_gauge(args: argparse.Namespace) -> int:
     from edge import calibration
-    from edge.cli import EXIT_OK, _open_store
+    from edge.cli import report
 
-    store = _open_store(args.db)
-    try:
-        result = calibration.trace_gauge(store, args.gauge)
-    finally:
-        store.close()
-    if args.json:
-        print(json.dumps(result, indent=2, default=str))
-    else:
-        _print_gauge_trace(result)
-    return EXIT_OK
+    return report(args.db, lambda store: calibration.trace_gauge(store, args.gauge), args.json, _print_gauge_trace)
 
 
 def _print_gauge_trace(result: dict[str, Any]) -> None:

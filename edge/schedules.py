@@ -21,6 +21,7 @@ from edge import auth, stations
 from edge.config import Characteristic, SampleSchedule
 from edge.core import Core
 from edge.errors import ConflictError, InvalidInputError, NotFoundError
+from edge.fields import checked_code
 from edge.store import Store, Tx, new_uid
 
 STATES = ("ok", "due", "overdue")  # worst last
@@ -119,22 +120,12 @@ def _first_off(store: Store, station: str, characteristic: str) -> dict[str, Any
     return {"trigger": "first_off", "state": state, "since": setup["at"], "kind": setup["kind"]}
 
 
-def _code(field: str, value: str | None, required: bool, limit: int = 64) -> str | None:
-    if value is None or not value.strip():
-        if required:
-            raise InvalidInputError(f"{field} is required")
-        return None
-    if len(value) > limit or not value.isprintable():
-        raise InvalidInputError(f"{field} must be printable text of at most {limit} characters")
-    return value.strip()
-
-
 def record_setup(core: Core, actor: auth.Actor, station: str, kind: str, note: str | None = None) -> dict[str, Any]:
     """A set-up or tool change at the station: first-off samples become due."""
     stations.check_station(core, station)
     if kind not in SETUP_KINDS:
         raise InvalidInputError(f"kind must be one of {', '.join(SETUP_KINDS)}, not {str(kind)[:20]!r}")
-    record = {"uid": new_uid(), "station": station, "kind": kind, "note": _code("note", note, False, 500),
+    record = {"uid": new_uid(), "station": station, "kind": kind, "note": checked_code("note", note, False, 500),
               "actor": actor.name, "at": None}
 
     def job(tx: Tx) -> dict[str, Any]:
@@ -149,7 +140,7 @@ def record_setup(core: Core, actor: auth.Actor, station: str, kind: str, note: s
 def record_miss(core: Core, actor: auth.Actor, station: str, characteristic: str, reason: str,
                 now: dt.datetime | None = None) -> dict[str, Any]:
     """Record why a due sample was not taken; the triggers that were due start again from now."""
-    code = _code("reason", reason, True)
+    code = checked_code("reason", reason, True)
     schedule = station_schedule(core, station, now)
     item = next((i for i in schedule["characteristics"] if i["characteristic"] == characteristic), None)
     if item is None:

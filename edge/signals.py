@@ -17,7 +17,8 @@ from typing import Any
 from edge import auth, spc
 from edge.config import Characteristic, SpcSettings
 from edge.core import Core
-from edge.errors import AuthorityError, ConflictError, InvalidInputError, LinesideError, NotFoundError
+from edge.errors import AuthorityError, ConflictError, LinesideError, NotFoundError
+from edge.fields import checked_code
 from edge.store import Store, Tx, new_uid
 
 log = logging.getLogger(__name__)
@@ -120,23 +121,13 @@ def list_signals(store: Store, status: str | None = None) -> list[dict[str, Any]
     return store.query(sql, (status,) if status else ())
 
 
-def _code(field: str, value: str | None, required: bool, limit: int = 64) -> str | None:
-    if value is None or not value.strip():
-        if required:
-            raise InvalidInputError(f"{field} is required")
-        return None
-    if len(value) > limit or not value.isprintable():
-        raise InvalidInputError(f"{field} must be printable text of at most {limit} characters")
-    return value.strip()
-
-
 def record_cause(core: Core, actor: auth.Actor, signal_uid: str, cause: str, action: str | None = None,
                  note: str | None = None) -> dict[str, Any]:
     """Close a signal with its assignable-cause code and corrective-action code (and its nonconformity's)."""
     if actor.role == "auditor":
         raise AuthorityError(f"{actor.name} (auditor) may not record a cause: auditors read")
-    changes = {"cause": _code("cause", cause, True), "action": _code("action", action, False),
-               "note": _code("note", note, False, 1000)}
+    changes = {"cause": checked_code("cause", cause, True), "action": checked_code("action", action, False),
+               "note": checked_code("note", note, False, 1000)}
 
     def job(tx: Tx) -> dict[str, Any]:
         signal = tx.one("SELECT * FROM spc_signals WHERE uid = ?", (signal_uid,))
