@@ -95,8 +95,10 @@ def hold_evidence(core: Core, hold_uid: str) -> dict[str, Any]:
         measurement["limits"] = limits.get(measurement["characteristic"], "")
     gauge_ids = sorted({m["gauge"] for m in measurements if m["gauge"]})
     return {"hold": hold, "lot": lot, "measurements": measurements, "limits": limits,
-            "nonconformities": core.store.query("SELECT * FROM nonconformities WHERE lot_uid = ? "
-                                                "ORDER BY opened_at", (lot["uid"],)),
+            "nonconformities": core.store.query(
+                "SELECT nc.*, vc.image_uid, vc.image_sha256 FROM nonconformities nc LEFT JOIN vision_checks vc "
+                "ON vc.measurement_uid = nc.measurement_uid WHERE nc.lot_uid = ? ORDER BY nc.opened_at",
+                (lot["uid"],)),
             "gauges": [_gauge(core, gauge_id) for gauge_id in gauge_ids],
             "disposition": core.store.query_one(
                 "SELECT d.*, s.signer, s.role, s.meaning, s.signed_at FROM dispositions d JOIN signatures s "

@@ -127,3 +127,15 @@ def test_an_auditor_reviews_but_is_not_offered_to_sign(app, held: str, core: Cor
         assert "12.031 mm" in page and "Sign disposition" not in page and "cannot sign one" in page
         refused = dispose(audrey, held, secret="audit secret words")
         assert refused.status_code == 403 and "may not sign a disposition" in refused.text
+
+
+
+def test_hold_page_shows_the_control_chart_of_the_failed_characteristic(sue: Signed, core: Core,
+                                                                       operator: Actor) -> None:
+    lots.open_lot(core, operator, product="BRK-100", lot="CH-1", quantity=40)
+    values = ["12.001", "12.003", "11.999", "12.002", "12.000"] * 2 + ["12.5"]
+    results = measurements.record_measurements(core, operator, "CH-1",
+                                               [measurements.MeasurementInput("bore-dia", v) for v in values])
+    page = sue.get(f"/holds/{results[-1]['hold']}").text
+    assert "Control chart: bore-dia" in page and "<polyline" in page and "PROPOSED" in page
+    assert 'r="5"' in page  # the failed value is drawn as a point beyond the control limits
