@@ -154,6 +154,8 @@ class AqlSampling(Model):
     aql: Number
     level: Literal["I", "II", "III", "S-1", "S-2", "S-3", "S-4"] = "II"
     edition: Literal["z1.4", "iso2859-1:1999"] = "z1.4"
+    reduced_approved: bool = Field(default=False, description="the responsible authority allows reduced inspection "
+                                   "when the switching rules' other conditions hold")
 
     @model_validator(mode="after")
     def _aql_in_the_tables(self) -> AqlSampling:

@@ -53,7 +53,8 @@ def lot_plans(core: Core, product: str, supplier: str | None, characteristics: l
                                 f"{supplier or '(none)'} is discontinued: 5 lots were not accepted on tightened "
                                 "inspection; the supplier must correct the process first")
         plan = plans.plan_for(characteristic, lot_size, state.severity)
-        chosen[characteristic.id] = {**plan.as_dict(), "severity": state.severity}
+        chosen[characteristic.id] = {**plan.as_dict(), "severity": state.severity,
+                                     "reduced_approved": characteristic.sampling.reduced_approved}
         applied.append({"key": key, "state": state, "severity": state.severity})
     return chosen, applied
 
@@ -118,7 +119,8 @@ def _decide(tx: Tx, actor: auth.Actor, lot: dict[str, Any], row: dict[str, Any],
               reason=about, **who)
     if state.discontinued or state.severity != row["severity"]:
         return  # opened under a severity the state has left since: it counts for nothing now
-    moved = tables.record_lot(state, table_plan, decision, production_steady=True, reduced_approved=False)
+    moved = tables.record_lot(state, table_plan, decision, production_steady=True,
+                              reduced_approved=bool(plan.get("reduced_approved", False)))
     switched = moved.severity != state.severity or moved.discontinued
     tx.change("sampling_states", row["state_uid"], {"state": _text(moved), "updated_at": tx.at},
               action="sampling.switched" if switched else "sampling.state_updated",

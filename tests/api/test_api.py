@@ -109,9 +109,14 @@ def test_lot_number_with_control_characters_is_refused(client, as_operator):
 
 
 def test_open_lot_from_a_gs1_barcode_needs_a_known_gtin(client, as_operator):
-    response = client.post("/api/v1/lots", json={"barcode": "(01)09506000134352(10)LOT-42(37)500"},
+    opened = client.post("/api/v1/lots", json={"barcode": "(01)09506000134352(10)LOT-42(37)500"},
+                         headers=as_operator)
+    assert opened.status_code == 201
+    assert (opened.json()["product"], opened.json()["lot_number"], opened.json()["quantity"]) == ("BLT-M8", "LOT-42",
+                                                                                                   500)
+    response = client.post("/api/v1/lots", json={"barcode": "(01)04006381333931(10)LOT-43(37)5"},
                            headers=as_operator)
-    assert response.status_code == 404 and "GTIN 09506000134352" in response.json()["detail"]
+    assert response.status_code == 404 and "GTIN 04006381333931" in response.json()["detail"]
     garbage = client.post("/api/v1/lots", json={"barcode": "%%%"}, headers=as_operator)
     assert garbage.status_code == 422 and "not a GS1 label" in garbage.json()["detail"]
 

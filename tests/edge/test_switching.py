@@ -61,6 +61,16 @@ def test_five_accepted_on_tightened_return_to_normal(core, operator):
     assert severity(core, "ACME") == "normal"
 
 
+def test_ten_accepted_on_normal_switch_to_reduced_when_the_authority_approved_and_back_on_a_rejection(core, operator):
+    for i in range(10):
+        plan, status = run_lot(core, operator, f"N-{i}", "ACME")
+        assert (plan["severity"], status) == ("normal", "accepted")
+    assert severity(core, "ACME") == "reduced"   # WSH-8's mass has reduced_approved = true in the example
+    plan, _ = run_lot(core, operator, "R-0", "ACME", bad=1)
+    assert plan["severity"] == "reduced"
+    assert severity(core, "ACME") == "normal"    # a lot not accepted on reduced returns to normal
+
+
 def test_each_lot_counts_once_and_discontinued_inspection_refuses_lots_until_a_signed_resume(core, operator,
                                                                                             supervisor):
     run_lot(core, operator, "L-0", "ACME", bad=1)
