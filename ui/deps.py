@@ -12,7 +12,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from edge import auth
 from edge.core import Core
-from edge.errors import AuthenticationError, InvalidInputError
+from edge.errors import AuthenticationError, AuthorityError, InvalidInputError
 
 _bearer = HTTPBearer(auto_error=False, description="a token from `lineside token create`")
 
@@ -24,13 +24,18 @@ def get_core(request: Request) -> Core:
 CoreDep = Annotated[Core, Depends(get_core)]
 
 
-def get_actor(core: CoreDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+def get_actor(request: Request, core: CoreDep,
+              credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
               station_header: Annotated[str | None, Header(alias="X-Lineside-Station")] = None) -> auth.Actor:
     if credentials is None:
         raise AuthenticationError("a bearer token is required (Authorization: Bearer ...)")
     if station_header is not None and station_header not in {s.id for s in core.config.stations}:
         raise InvalidInputError(f"unknown station {station_header[:64]!r} in X-Lineside-Station")
-    return auth.actor_for_token(core.store, credentials.credentials, station_header)
+    actor = auth.actor_for_token(core.store, credentials.credentials, station_header)
+    if actor.role == "auditor" and request.method not in ("GET", "HEAD"):
+        # the screens never let an auditor write (ui/station.py MEASURERS); the API must not either
+        raise AuthorityError(f"{actor.name} (auditor) may not change records: auditors read")
+    return actor
 
 
 ActorDep = Annotated[auth.Actor, Depends(get_actor)]
