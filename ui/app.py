@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel
 
 from edge import errors
 from edge.core import Core
@@ -30,6 +31,17 @@ STATUS = {
     errors.AuthenticationError: (401, "authentication"),
     errors.AuthorityError: (403, "authority"),
 }
+
+
+class ApiError(BaseModel):
+    """Every error of the API (docs/api.md): a detail naming the thing at fault, or FastAPI's validation list."""
+
+    detail: str | list[dict[str, Any]]
+    error: str | None = None
+
+
+# Declared in the OpenAPI document, which otherwise claims every 422 is FastAPI's list and knows no other error.
+ERRORS: dict[int | str, dict[str, Any]] = {status: {"model": ApiError} for status in (401, 403, 404, 409, 422)}
 
 
 def _handler(status: int, code: str) -> Callable[[Request, Exception], Awaitable[Response]]:
@@ -59,9 +71,8 @@ def create_app(core: Core, devices: Callable[[], list[dict[str, Any]]] | None = 
     app.state.hub = hub or EventHub()
     app.state.throttle = Throttle(settings.throttle_limits, lockout_s=settings.throttle_lockout_s)
     app.include_router(metrics.router)
-    app.include_router(api.router)
-    app.include_router(vision.router)
-    app.include_router(quality_api.router)
+    for router in (api.router, vision.router, quality_api.router):
+        app.include_router(router, responses=ERRORS)
     for router in (signin.router, station.router, inspector.router, supervisor.router, live.router):
         app.include_router(router, include_in_schema=False)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
