@@ -40,8 +40,9 @@ class ApiError(BaseModel):
     error: str | None = None
 
 
-# Declared in the OpenAPI document, which otherwise claims every 422 is FastAPI's list and knows no other error.
-ERRORS: dict[int | str, dict[str, Any]] = {status: {"model": ApiError} for status in (401, 403, 404, 409, 422)}
+# Declared in the OpenAPI document, which otherwise claims every 422 is FastAPI's list and knows no other error
+# (400 is a body that is not JSON at all).
+ERRORS: dict[int | str, dict[str, Any]] = {status: {"model": ApiError} for status in (400, 401, 403, 404, 409, 422)}
 
 
 def _handler(status: int, code: str) -> Callable[[Request, Exception], Awaitable[Response]]:
