@@ -85,7 +85,9 @@ def resolve(store: Store, token: str | None, now: dt.datetime, idle_timeout_s: f
         end(store, row["uid"], row["name"], now, f"idle for more than {idle_timeout_s / 60:g} minutes")
         raise SessionEndedError(f"signed out after {idle_timeout_s / 60:g} minutes without activity")
     actor = auth.Actor(uid=row["user_uid"], name=row["name"], role=row["role"], station=station)
-    session = Session(row["uid"], actor, row["csrf"], touch_due=idle_s > TOUCH_EVERY_S)
+    # idle_s < 0: the clock stepped back since the last request; restart the idle clock at the new time, or the
+    # timeout would wait out the step as well
+    session = Session(row["uid"], actor, row["csrf"], touch_due=idle_s > TOUCH_EVERY_S or idle_s < 0)
     if touch_now and session.touch_due:
         touch(store, session, now)
     return session

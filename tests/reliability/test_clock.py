@@ -1,6 +1,7 @@
 """The station clock stepped backwards and forwards (NTP correcting a drifted clock, a battery-less box booting in
 1970, a technician fixing the date by hand): records keep the order they were made in, by `seq`, whatever their
-`_at` says, and `audit verify` still finds the chain intact.
+`_at` says, and `audit verify` still finds the chain intact; and a screen's idle timeout still counts from its
+last request.
 
 The store has one time source, `edge.store.now` (every transaction's `at`); the test steps it. It is a
 module-level function rather than an injected clock, so it is set with monkeypatch: the one place the suite
@@ -10,6 +11,7 @@ reaches into an internal, because no other seam sets the time of a record.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import sqlite3
 from pathlib import Path
 
@@ -18,6 +20,10 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from edge import audit, auth, store
+from edge.core import Core
+from tests.conftest import OPERATOR_PIN
+from ui.app import create_app
+from ui.web import UiSettings
 
 T0 = dt.datetime(2026, 12, 1, 8, 0, tzinfo=dt.UTC)
 # as the wall clock reads at each record: back an hour, forward a day, back two days, back to 1970, forward again
@@ -70,3 +76,32 @@ def test_records_keep_their_order_and_the_chain_holds_when_the_clock_steps(
 
 def clock_text(at: dt.datetime) -> str:
     return at.isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+class UiClock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+
+def test_the_idle_timeout_holds_after_the_clock_steps_back(world_core: Core) -> None:
+    """A station left alone is signed out after the idle timeout, measured from its last request, even when the
+    clock stepped back after that request (else a step of an hour keeps an unattended screen signed in an hour
+    longer)."""
+    clock = UiClock()
+    app = create_app(world_core, settings=UiSettings(clock=clock))
+    with TestClient(app) as client:
+        page = client.get("/signin")
+        token = re.search(r'name="csrf" value="([^"]+)"', page.text)
+        assert token
+        signed = client.post("/signin/badge", follow_redirects=False, data={
+            "badge": "B-100", "pin": OPERATOR_PIN, "station": "op-10", "csrf": token.group(1)})
+        assert signed.status_code == 303
+        clock.now = T0 - dt.timedelta(hours=1)  # the clock steps back; the operator is still working
+        assert client.get("/station", follow_redirects=False).status_code == 200
+        clock.now += dt.timedelta(minutes=16)  # then leaves the screen for longer than the 15-minute timeout
+        left = client.get("/station", follow_redirects=False)
+    assert left.status_code == 303 and left.headers["location"].startswith("/signin"), \
+        "the screen stayed signed in after 16 idle minutes, because the clock had stepped back"
