@@ -17,7 +17,7 @@ def trace_lot(store: Store, lot_number: str) -> dict[str, Any]:
     measurements = query("SELECT * FROM measurements WHERE lot_uid = ? ORDER BY seq", (uid,))
     gauge_ids = sorted({m["gauge"] for m in measurements if m["gauge"]})
     marks = ",".join("?" * len(gauge_ids))
-    holds = query("SELECT * FROM holds WHERE lot_uid = ? ORDER BY opened_at", (uid,))
+    holds = query("SELECT * FROM holds WHERE lot_uid = ? ORDER BY rowid", (uid,))  # recording order: clocks step
     dispositions = query("SELECT d.*, s.signer, s.role, s.meaning, s.signed_at FROM dispositions d "
                          "JOIN signatures s ON s.uid = d.signature_uid WHERE d.lot_uid = ?", (uid,))
     checks = query("SELECT c.*, i.path AS image_path, i.deleted_at AS image_deleted_at FROM vision_checks c "
@@ -29,7 +29,7 @@ def trace_lot(store: Store, lot_number: str) -> dict[str, Any]:
     return {
         "lot": lot,
         "measurements": measurements,
-        "nonconformities": query("SELECT * FROM nonconformities WHERE lot_uid = ? ORDER BY opened_at", (uid,)),
+        "nonconformities": query("SELECT * FROM nonconformities WHERE lot_uid = ? ORDER BY rowid", (uid,)),
         "holds": holds,
         "dispositions": dispositions,
         "vision_checks": checks,  # every check with its image (sha256, path), no-results included

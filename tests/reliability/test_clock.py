@@ -62,11 +62,19 @@ def test_records_keep_their_order_and_the_chain_holds_when_the_clock_steps(
                            json={"characteristic": "bore-dia", "value": 99})
         assert held.status_code == 201 and held.json()["lot_status"] == "on_hold", held.text
         made.append(held.json()["measurement"])
+        clock.at = STEPS[-1] - dt.timedelta(hours=2)  # back again: a second failure on the held lot
+        again = client.post("/api/v1/lots/L-CLOCK/measurements", headers=olly,
+                            json={"characteristic": "bore-dia", "value": 98})
+        assert again.status_code == 201 and again.json()["nonconformity"], again.text
+        made.append(again.json()["measurement"])
         trace = client.get("/api/v1/trace/lots/L-CLOCK", headers=olly).json()
 
     assert [m["uid"] for m in trace["measurements"]] == made, "the trace lists the values out of recording order"
+    assert [nc["measurement_uid"] for nc in trace["nonconformities"]] == made[-2:], \
+        "the trace lists the nonconformities out of recording order"
     written = [m["recorded_at"] for m in trace["measurements"]]
-    assert written == [clock_text(at) for at in STEPS[1:]], "a record's time was changed to keep it in order"
+    assert written == [clock_text(at) for at in [*STEPS[1:], STEPS[-1] - dt.timedelta(hours=2)]], \
+        "a record's time was changed to keep it in order"
     events = core.store.query("SELECT seq, at FROM audit_events WHERE seq > ? ORDER BY seq", (first_seq,))
     assert sorted(e["at"] for e in events) != [e["at"] for e in events], "the clock never went backwards"
     core.close()  # checkpoint, then verify the file as `lineside audit verify` does
