@@ -92,10 +92,12 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from edge.events import EventHub
+    from edge.logs import configure
     from edge.runtime import Runtime
     from ui.app import create_app
     from ui.server import serve
 
+    configure(args.log_format)
     core = _open_core(args)
     hub = EventHub()
     pusher = _start_sync(core)
@@ -330,6 +332,8 @@ def _parser() -> argparse.ArgumentParser:
     serve = _add_config(_add(commands, "serve", cmd_serve, "run the edge: API and UI"))
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--log-format", choices=("text", "json"), default="text",
+                       help="json: one object per line, for a journal or a log shipper")
     demo = _add(commands, "demo", cmd_demo, "run a simulated line with seeded users")
     demo.add_argument("--host", default="127.0.0.1")
     demo.add_argument("--port", type=int, default=8000)
