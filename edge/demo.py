@@ -9,6 +9,7 @@ a minute. Must not be used in production: its users have published passwords.
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 import threading
 import tomllib
@@ -50,7 +51,7 @@ class Simulators:
 
 def demo_line(raw: dict[str, Any]) -> dict[str, Any]:
     """The example line as the demo runs it: the bore micrometer on a Sylvac interface, the camera at its own
-    station OP30 where plates are checked."""
+    station OP30 where plates are checked, and the incoming scale due for calibration in a week."""
     raw["stations"].append({"id": "op-30", "name": "OP30 plate check", "kind": "operator"})
     raw["devices"].append({"kind": "serial_gauge", "id": "mic-op10", "station": "op-10", "url": "/dev/null",
                            "protocol": "sylvac", "mode": "pushed", "unit": "mm"})
@@ -60,6 +61,8 @@ def demo_line(raw: dict[str, Any]) -> dict[str, Any]:
     for gauge in raw["gauges"]:
         if gauge["id"] == "MIC-0007":
             gauge["device"] = "mic-op10"
+        if gauge["id"] == "SCL-0003":  # due in a week: the station and the admin pages say so
+            gauge["calibration_due"] = dt.date.today() + dt.timedelta(days=7)
     bracket = next(p for p in raw["products"] if p["id"] == "BRK-100")
     next(c for c in bracket["plans"][-1]["characteristics"] if c["id"] == "bore-dia")["device"] = "mic-op10"
     return raw
