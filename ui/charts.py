@@ -65,15 +65,11 @@ def histogram_svg(values: list[float], lower: float | None, upper: float | None,
     """Bars of the values, LSL and USL, and the normal curve of the study's mean and overall sigma."""
     if not values:
         return None
-    edges = [v for v in (lower, upper) if v is not None]
-    low, high = min(values + edges), max(values + edges)
-    margin = (high - low) * 0.08 or abs(high) * 0.01 or 1.0
-    low, high = low - margin, high + margin
-    count = max(5, min(30, round(len(values) ** 0.5)))
+    low, high, count = _axis(values, lower, upper)
     width = (high - low) / count
     bins = [0] * count
-    for value in values:
-        bins[min(count - 1, int((value - low) / width))] += 1
+    for value in values:  # a value beyond the axis counts in the end bar, and the screen says how many
+        bins[max(0, min(count - 1, int((value - low) / width)))] += 1
     curve = _normal_curve(capability, len(values) * width, low, high)
     tallest = max(bins + [max((c for _, c in curve), default=0)]) or 1
 
@@ -90,7 +86,23 @@ def histogram_svg(values: list[float], lower: float | None, upper: float | None,
             "limits": [{"name": name, "x": x(v), "value": v} for name, v in (("LSL", lower), ("USL", upper))
                        if v is not None],
             "curve": " ".join(f"{x(v)},{y(c)}" for v, c in curve),
-            "ticks": [{"x": x(low + i * (high - low) / 4), "value": low + i * (high - low) / 4} for i in range(5)]}
+            "outside": sum(1 for v in values if not low <= v <= high),
+            "ticks": [{"x": x(low + i * (high - low) / 4), "value": low + i * (high - low) / 4,
+                       "anchor": ("start", "middle", "middle", "middle", "end")[i]} for i in range(5)]}
+
+
+def _axis(values: list[float], lower: float | None, upper: float | None) -> tuple[float, float, int]:
+    """The axis and number of bars: with both limits, bars a twentieth of the tolerance wide on an axis of at
+    most half a tolerance beyond each limit (an outlier must not squash the picture); else sqrt(n) bars."""
+    if lower is not None and upper is not None and upper > lower:
+        tolerance = upper - lower
+        low = min(lower - 0.1 * tolerance, max(min(values), lower - 0.5 * tolerance))
+        high = max(upper + 0.1 * tolerance, min(max(values), upper + 0.5 * tolerance))
+        return low, high, max(1, math.ceil((high - low) / (tolerance / 20)))
+    edges = [v for v in (lower, upper) if v is not None]
+    low, high = min(values + edges), max(values + edges)
+    margin = (high - low) * 0.08 or abs(high) * 0.01 or 1.0
+    return low - margin, high + margin, max(5, min(30, round(len(values) ** 0.5)))
 
 
 def _normal_curve(capability: dict[str, Any], scale: float, low: float, high: float) -> list[tuple[float, float]]:
