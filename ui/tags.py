@@ -122,6 +122,9 @@ def tag_page(request: Request, hold_uid: str, _: Reviewer) -> Response:
 @router.post("/holds/{hold_uid}/tag/print")
 def print_tag(request: Request, hold_uid: str, _: CsrfDep, __: Printer) -> Response:
     tag = tag_content(worklist.hold_evidence(core_of(request), hold_uid))
+    if tag["status"] != "open":
+        return _tag_response(request, hold_uid, 409, error=f"the hold of lot {tag['lot']} is {tag['status']}: a "
+                             "closed hold gets no tag to hang on the lot")
     try:
         name = send(settings_of(request).label_printer, zpl(tag))
     except LabelPrinterError as exc:

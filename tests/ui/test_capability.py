@@ -79,3 +79,21 @@ def test_hold_page_rings_signals_and_links_to_spc(sue: Signed, core: Core, opera
     page = sue.get(f"/holds/{results[-1]['hold']}").text
     assert 'class="signal"' in page and "Run-rule signals are ringed" in page
     assert 'href="/spc/BRK-100/bore-dia"' in page
+
+
+def test_an_outlier_does_not_squash_the_histogram() -> None:
+    from ui.charts import histogram_svg
+
+    values = [12.0 + d / 1000 for d in (-2, -1, 0, 0, 1, 1, 2, 3)] + [12.5]
+    drawn = histogram_svg(values, 11.98, 12.02, {"mean": 12.0, "overall": {"sigma": 0.002}})
+    assert drawn is not None and drawn["outside"] == 1 and len(drawn["bars"]) >= 4
+    assert sum(bar["n"] for bar in drawn["bars"]) == len(values)
+    assert [limit["name"] for limit in drawn["limits"]] == ["LSL", "USL"] and drawn["curve"]
+
+
+def test_a_one_sided_histogram_still_draws() -> None:
+    from ui.charts import histogram_svg
+
+    drawn = histogram_svg([1.0, 1.2, 1.1, 0.9], None, 2.0, {"error": "too few"})
+    assert drawn is not None and [limit["name"] for limit in drawn["limits"]] == ["USL"] and drawn["curve"] == ""
+    assert histogram_svg([], 1.0, 2.0, {}) is None

@@ -167,3 +167,15 @@ def test_operators_see_no_tag_and_auditors_cannot_print(olly: Signed, app, held:
 def test_unknown_hold_tag_is_named(sue: Signed) -> None:
     response = sue.get("/holds/nope/tag")
     assert response.status_code == 404 and "unknown hold" in response.text
+
+
+def test_a_closed_hold_gets_no_tag_to_hang(sue: Signed, held: str, printer: Listener) -> None:
+    from tests.conftest import SUPERVISOR_SECRET
+
+    sue.post(f"/holds/{held}/disposition", {"decision": "scrap", "reason": "beyond repair",
+                                            "meaning": "disposition approved", "secret": SUPERVISOR_SECRET})
+    page = sue.get(f"/holds/{held}/tag").text
+    assert "HOLD CLOSED · for the record" in page and "Send to label printer" not in page
+    response = sue.post(f"/holds/{held}/tag/print", {})
+    assert response.status_code == 409 and "a closed hold gets no tag" in response.text
+    assert not printer.done.wait(0.2)
