@@ -45,6 +45,8 @@ class UiSettings:
     separator_substitute: str | None = None
     throttle_limits: dict[str, int] = field(default_factory=lambda: {"badge": 5, "user": 5, "address": 20})
     throttle_lockout_s: float = 300
+    # The label printer for hold tags, "host:port" (ZPL over raw TCP, port 9100 by default); None: no printer.
+    label_printer: str | None = None
     clock: Callable[[], dt.datetime] = _utc_now
 
 
