@@ -96,6 +96,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from edge.runtime import Runtime
     from ui.app import create_app
     from ui.server import serve
+    from ui.web import UiSettings
 
     configure(args.log_format)
     core = _open_core(args)
@@ -105,7 +106,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         print(f"Lineside edge serving {core.config.site.id}/{core.config.line.id} at http://{args.host}:{args.port}/ "
               f"({len(runtime.pollers)} device pollers; sync {'on schedule' if pusher else 'off'})", flush=True)
-        app = create_app(core, runtime.health, hub=hub, extra_metrics=_sync_metrics(core))
+        app = create_app(core, runtime.health, settings=UiSettings.from_config(core.config.ui), hub=hub,
+                         extra_metrics=_sync_metrics(core))
         if runtime.vision is not None:
             app.state.vision = runtime.vision  # one set of cameras per edge: the API's button uses the runtime's
         serve(app, host=args.host, port=args.port)
@@ -314,9 +316,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from sync.local import start_local_hq
     from ui.app import create_app
     from ui.server import serve
+    from ui.web import UiSettings
 
     def adapters(core: Any, devices: Any, hub: Any) -> Any:
-        return create_app(core, devices, hub=hub, extra_metrics=_sync_metrics(core))
+        return create_app(core, devices, settings=UiSettings.from_config(core.config.ui), hub=hub,
+                          extra_metrics=_sync_metrics(core))
 
     return run_demo(port=args.port, host=args.host, workdir=args.dir, create_app=adapters, serve=serve,
                     start_hq=start_local_hq, start_sync=_start_sync)
