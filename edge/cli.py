@@ -92,10 +92,13 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from edge.events import EventHub
+    from edge.logs import configure
     from edge.runtime import Runtime
     from ui.app import create_app
     from ui.server import serve
+    from ui.web import UiSettings
 
+    configure(args.log_format)
     core = _open_core(args)
     hub = EventHub()
     pusher = _start_sync(core)
@@ -103,7 +106,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         print(f"Lineside edge serving {core.config.site.id}/{core.config.line.id} at http://{args.host}:{args.port}/ "
               f"({len(runtime.pollers)} device pollers; sync {'on schedule' if pusher else 'off'})", flush=True)
-        app = create_app(core, runtime.health, hub=hub, extra_metrics=_sync_metrics(core))
+        app = create_app(core, runtime.health, settings=UiSettings.from_config(core.config.ui), hub=hub,
+                         extra_metrics=_sync_metrics(core))
         if runtime.vision is not None:
             app.state.vision = runtime.vision  # one set of cameras per edge: the API's button uses the runtime's
         serve(app, host=args.host, port=args.port)
@@ -312,9 +316,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from sync.local import start_local_hq
     from ui.app import create_app
     from ui.server import serve
+    from ui.web import UiSettings
 
     def adapters(core: Any, devices: Any, hub: Any) -> Any:
-        return create_app(core, devices, hub=hub, extra_metrics=_sync_metrics(core))
+        return create_app(core, devices, settings=UiSettings.from_config(core.config.ui), hub=hub,
+                          extra_metrics=_sync_metrics(core))
 
     return run_demo(port=args.port, host=args.host, workdir=args.dir, create_app=adapters, serve=serve,
                     start_hq=start_local_hq, start_sync=_start_sync)
@@ -330,6 +336,8 @@ def _parser() -> argparse.ArgumentParser:
     serve = _add_config(_add(commands, "serve", cmd_serve, "run the edge: API and UI"))
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--log-format", choices=("text", "json"), default="text",
+                       help="json: one object per line, for a journal or a log shipper")
     demo = _add(commands, "demo", cmd_demo, "run a simulated line with seeded users")
     demo.add_argument("--host", default="127.0.0.1")
     demo.add_argument("--port", type=int, default=8000)

@@ -355,6 +355,17 @@ class Vision(Model):
     max_calibration_age_days: int = Field(default=365, ge=1, description="oldest camera calibration accepted")
 
 
+class Ui(Model):
+    """[ui]: how the station screens behave."""
+
+    idle_timeout_s: float = Field(default=900, gt=0, description="a session idle this long must sign in again")
+    secure_cookies: bool = Field(default=False, description="true behind HTTPS")
+    separator_substitute: str | None = Field(default=None, min_length=1, max_length=1,
+                                             description="the character keyboard-wedge scanners send for GS")
+    label_printer: str | None = Field(default=None, pattern=r"^[A-Za-z0-9.\-]+(:\d{1,5})?$",
+                                      description="host:port of a ZPL label printer for hold tags (port 9100)")
+
+
 class SyncSettings(Model):
     """[sync]: pushing the outbox to headquarters (docs/sync.md). The station is "<site>.<line>"."""
 
@@ -394,6 +405,7 @@ class LineConfig(Model):
     authority: Authority = Authority()
     store: Store = Store()
     vision: Vision = Vision()
+    ui: Ui = Ui()
     sync: SyncSettings | None = None
 
     def product(self, product_id: str) -> Product | None:

@@ -95,7 +95,8 @@ class TriggeredPlc:
 class Runtime:
     """Builds the pollers from the configuration and records what they read; `start()` runs it in a thread."""
 
-    def __init__(self, core: Core, settings: PollerSettings | None = None, hub: EventHub | None = None):
+    def __init__(self, core: Core, settings: PollerSettings | None = None, hub: EventHub | None = None,
+                 vision: Any = None):
         self.core = core
         self.hub = hub or EventHub()  # the UI's live screens subscribe to it
         self.settings = settings or PollerSettings(interval_s=0.1)
@@ -106,13 +107,18 @@ class Runtime:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._parts: asyncio.Queue[Part] | None = None
-        self.vision: Any = None  # edge.vision.Vision when the line has cameras (imports OpenCV, so only then)
-        if any(d.kind == "camera" for d in core.config.devices):
+        self.vision: Any = vision  # edge.vision.Vision when the line has cameras (imports OpenCV, so only then)
+        if self.vision is None and any(d.kind == "camera" for d in core.config.devices):
             from edge.vision import Vision
 
             self.vision = Vision(core)
 
     # -- life ----------------------------------------------------------------------------------------------
+
+    def run_soon(self, coroutine: Any) -> Any:
+        """Run a coroutine on the runtime's loop from another thread (a button, the demo); returns its future."""
+        assert self._loop is not None, "the runtime is not started"
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop)
 
     def start(self) -> Runtime:
         ready = threading.Event()

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from edge import lots
+from edge import lots, plans
 from edge.config import Characteristic, Plan
 from edge.core import Core
-from edge.errors import NotFoundError
+from edge.errors import ConflictError, NotFoundError
 
 LIVE_STATES = ("open", "on_hold", "accepted")
 
@@ -115,3 +115,41 @@ def _gauge(core: Core, gauge_id: str) -> dict[str, Any]:
     gauge["usable"] = gauge.get("status") == "in_service" and not (
         gauge["overdue"] and core.config.hold_rules.overdue_gauge == "refuse")
     return gauge
+
+
+# -- the admin's screens: read-only views of gauges, plan revisions and users ----------------------------------
+
+
+def gauges_due(core: Core) -> list[dict[str, Any]]:
+    """Every gauge with its latest calibration, soonest due first; `overdue` when its due date has passed."""
+    today = core.today().isoformat()
+    gauges = core.store.query(
+        "SELECT g.*, c.calibrated_at AS last_calibrated_at, c.result AS last_result, c.certificate AS "
+        "last_certificate FROM gauges g LEFT JOIN calibrations c ON c.uid = (SELECT uid FROM calibrations WHERE "
+        "gauge = g.uid ORDER BY recorded_at DESC LIMIT 1) ORDER BY g.calibration_due, g.uid")
+    for gauge in gauges:
+        gauge["overdue"] = gauge["calibration_due"] is not None and today > gauge["calibration_due"]
+    return gauges
+
+
+def plan_revisions(core: Core) -> list[dict[str, Any]]:
+    """Each product with its configured plan revisions, the one in force, and the signed approvals."""
+    found = []
+    for product in core.config.products:
+        try:
+            in_force: str | None = plans.in_force(core.store, core.config, product.id).plan.revision
+        except ConflictError:
+            in_force = None
+        approvals = core.store.query(
+            "SELECT a.revision, a.plan_hash, a.approved_at, s.signer, s.role, s.meaning FROM plan_approvals a "
+            "JOIN signatures s ON s.uid = a.signature_uid WHERE a.product = ? ORDER BY a.approved_at DESC",
+            (product.id,))
+        found.append({"product": product.id, "name": product.name, "in_force": in_force, "approvals": approvals,
+                      "revisions": [{"revision": p.revision, "characteristics": len(p.characteristics),
+                                     "hash": plans.plan_hash(p)} for p in product.plans]})
+    return found
+
+
+def users(core: Core) -> list[dict[str, Any]]:
+    """The users, never their secret hashes."""
+    return core.store.query("SELECT name, role, badge, active, created_at FROM users ORDER BY active DESC, role, name")

@@ -47,8 +47,19 @@ def _unit(name: str) -> Any:
         raise UnknownUnitError(f"unknown unit {name!r}") from exc
 
 
+# Units a line configuration names again and again. Checking them needs no pint (whose import costs ~0.3 s, and
+# `lineside check-config` should start fast); tests/inspection/test_units.py proves pint knows every one.
+COMMON_UNITS = frozenset({
+    "mm", "cm", "m", "um", "micrometer", "in", "inch", "ft", "g", "kg", "mg", "lb", "oz", "N", "kN", "N*m",
+    "newton", "Pa", "kPa", "MPa", "bar", "psi", "degree", "deg", "rad", "s", "ms", "min", "Hz", "rpm", "V", "mV",
+    "A", "mA", "ohm", "degC", "K", "percent", "mm/s", "m/s", "ml", "l", "L", "cm**3", "mm**2", "mm**3",
+})
+
+
 def check_unit(name: str) -> None:
     """Raise UnknownUnitError unless `name` is a unit pint knows."""
+    if name in COMMON_UNITS:
+        return
     _unit(name)
 
 

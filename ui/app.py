@@ -19,7 +19,7 @@ from edge import errors
 from edge.core import Core
 from edge.events import EventHub
 from edge.throttle import Throttle
-from ui import api, inspector, live, metrics, quality_api, signin, station, supervisor, vision
+from ui import admin, api, capability, inspector, live, metrics, quality_api, signin, station, supervisor, tags, vision
 from ui.guard import SignInRequired, refused, sign_in_redirect
 from ui.web import HERE, UiSettings
 
@@ -74,7 +74,8 @@ def create_app(core: Core, devices: Callable[[], list[dict[str, Any]]] | None = 
     app.include_router(metrics.router)
     for router in (api.router, vision.router, quality_api.router):
         app.include_router(router, responses=ERRORS)
-    for router in (signin.router, station.router, inspector.router, supervisor.router, live.router):
+    for router in (signin.router, station.router, inspector.router, supervisor.router, tags.router, admin.router,
+                   capability.router, live.router):
         app.include_router(router, include_in_schema=False)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     for kind, (status, code) in STATUS.items():

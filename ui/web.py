@@ -15,6 +15,7 @@ from fastapi.responses import Response
 from jinja2_fragments.fastapi import Jinja2Blocks
 
 from edge import errors
+from edge.config import Ui
 from edge.core import Core
 from edge.events import EventHub
 
@@ -45,7 +46,15 @@ class UiSettings:
     separator_substitute: str | None = None
     throttle_limits: dict[str, int] = field(default_factory=lambda: {"badge": 5, "user": 5, "address": 20})
     throttle_lockout_s: float = 300
+    # The label printer for hold tags, "host:port" (ZPL over raw TCP, port 9100 by default); None: no printer.
+    label_printer: str | None = None
     clock: Callable[[], dt.datetime] = _utc_now
+
+    @classmethod
+    def from_config(cls, ui: Ui) -> UiSettings:
+        """The settings a line configuration's [ui] section gives."""
+        return cls(idle_timeout_s=ui.idle_timeout_s, secure_cookies=ui.secure_cookies,
+                   separator_substitute=ui.separator_substitute, label_printer=ui.label_printer)
 
 
 def core_of(request: Request) -> Core:

@@ -90,3 +90,15 @@ def test_serve_answers_then_audit_verify_catches_a_shell_edit(db):
     verify = run("audit", "verify", "--db", db)
     assert verify.returncode == 1
     assert "first bad: event" in verify.stderr and "lots row" in verify.stderr
+
+
+def test_json_logs_are_one_object_per_line():
+    import logging
+
+    from edge.logs import JsonFormatter
+
+    record = logging.LogRecord("edge.runtime", logging.WARNING, __file__, 1, "plc-op20 failed: %s", ("refused",),
+                               None)
+    entry = json.loads(JsonFormatter().format(record))
+    assert (entry["level"], entry["logger"], entry["message"]) == ("warning", "edge.runtime",
+                                                                   "plc-op20 failed: refused")

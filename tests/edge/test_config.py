@@ -123,3 +123,12 @@ def test_check_config_command(tmp_path):
     result = subprocess.run([sys.executable, "-m", "edge.cli", "check-config", str(garbage)], capture_output=True,
                             text=True)
     assert result.returncode == 2 and "not valid TOML" in result.stderr
+
+
+def test_ui_section_becomes_the_station_settings():
+    from ui.web import UiSettings
+
+    settings = UiSettings.from_config(parse(RAW).ui)
+    assert (settings.separator_substitute, settings.label_printer, settings.idle_timeout_s) == ("|", "127.0.0.1:9100",
+                                                                                                900)
+    assert problems(broken((("ui", "label_printer"), "not a host!"))) != []

@@ -1,7 +1,7 @@
 """End to end in headless Chromium (Debian's /usr/bin/chromium, driven by Playwright): the operator signs in
 with badge and PIN, records a PASS and then a FAIL that holds the lot, and the supervisor dispositions it.
 Also: an entry survives a reload, a dropped connection is said plainly, the scan field keeps the focus, and
-live events update an open screen. Screenshots go to $LINESIDE_SCREENSHOTS when it is set.
+live events update an open screen. Screenshots of each screen go to var/screenshots/ (or $LINESIDE_SCREENSHOTS).
 
 No timing thresholds: Playwright waits for each state (up to a generous limit), it never times one.
 """
@@ -62,9 +62,7 @@ def new_page(browser, live_server: LiveServer):  # type: ignore[no-untyped-def]
 
 
 def shoot(page, name: str) -> None:  # type: ignore[no-untyped-def]
-    folder = os.environ.get("LINESIDE_SCREENSHOTS")
-    if not folder:
-        return
+    folder = os.environ.get("LINESIDE_SCREENSHOTS") or str(Path(__file__).resolve().parents[2] / "var" / "screenshots")
     Path(folder).mkdir(parents=True, exist_ok=True)
     for width, height in SIZES.values():
         page.set_viewport_size({"width": width, "height": height})
