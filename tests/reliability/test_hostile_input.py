@@ -72,7 +72,8 @@ def test_stored_script_is_inert_on_every_screen(world_app: FastAPI) -> None:
     lot = quote(HOSTILE_LOT, safe="")
     screens = {"operator": [f"/station?lot={lot}"],
                "inspector": [f"/inspect?lot={lot}"],
-               "supervisor": ["/holds", f"/holds/{closed}", f"/holds/{still_open}"]}
+               "supervisor": ["/holds", f"/holds/{closed}", f"/holds/{still_open}", f"/holds/{still_open}/tag",
+                              "/spc/BRK-100/bore-dia", "/admin/plans", "/admin/users"]}
     seen: set[str] = set()
     for who, urls in screens.items():
         client, _ = _session(world_app, who)
