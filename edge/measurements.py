@@ -9,6 +9,7 @@ outside the store's Tx.
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +39,7 @@ class MeasurementInput:
     device: str | None = None
     supersedes: str | None = None
     reason: str | None = None
+    key: str | None = None  # idempotency: a value sent again with the same key (a resubmitted form) records once
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +114,7 @@ def _prepare(core: Core, actor: auth.Actor, lot: dict[str, Any], given: Measurem
         check = gauge_checks.get(gauge_id) or gauges.check(core.store, core.config, gauge_id, core.today())
         gauge_checks[gauge_id] = check
     return characteristic, {
-        "uid": new_uid(), "lot_uid": lot["uid"], "characteristic": characteristic.id,
+        "uid": _uid(lot["uid"], given.key), "lot_uid": lot["uid"], "characteristic": characteristic.id,
         "plan_revision": lot["plan_revision"], "plan_hash": lot["plan_hash"], "sample": given.sample,
         "serial": _text("serial", given.serial), "value": judged.value, "unit": judged.unit,
         "raw_value": judged.raw_value, "raw_unit": judged.raw_unit, "verdict": judged.verdict.value,
@@ -151,8 +153,10 @@ def record_measurements(core: Core, actor: auth.Actor, lot_number: str, given: l
     plans = json.loads(lot["sampling"])
     rules = core.config.hold_rules
 
+    keyed = frozenset(record["uid"] for (_, record), item in zip(prepared, given, strict=True) if item.key)
+
     def job(tx: Tx) -> list[dict[str, Any]]:
-        outcomes = _record_all(tx, actor, lot, prepared, plans, rules)
+        outcomes = _record_all(tx, actor, lot, prepared, plans, rules, keyed)
         if then is not None:
             then(tx, [record for _, record in prepared])
         return outcomes
@@ -164,8 +168,23 @@ def record_measurements(core: Core, actor: auth.Actor, lot_number: str, given: l
              "lot": lot["lot_number"], **outcome} for (_, record), outcome in zip(prepared, outcomes, strict=True)]
 
 
+def _uid(lot_uid: str, key: str | None) -> str:
+    """A new uid; with an idempotency key, the same uid for the same key in the same lot."""
+    if key is None:
+        return new_uid()
+    if not key or len(key) > 64 or not key.isprintable():
+        raise InvalidInputError("key must be printable text of 1 to 64 characters")
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"lineside:measurement:{lot_uid}:{key}"))
+
+
+def _already(tx: Tx, record: dict[str, Any]) -> dict[str, Any] | None:
+    """The measurement a resubmission with the same key recorded before, if any."""
+    return tx.one("SELECT sample, recorded_at, verdict FROM measurements WHERE uid = ?", (record["uid"],))
+
+
 def _record_all(tx: Tx, actor: auth.Actor, lot: dict[str, Any], prepared: list[tuple[Characteristic, dict[str, Any]]],
-                plans: dict[str, dict[str, Any]], rules: HoldRules) -> list[dict[str, Any]]:
+                plans: dict[str, dict[str, Any]], rules: HoldRules, keyed: frozenset[str] = frozenset()
+                ) -> list[dict[str, Any]]:
     status = _status(tx, lot["uid"])
     if status not in OPEN_STATES:
         raise ConflictError(f"lot {lot['lot_number']!r} is {status}: no more measurements can be recorded")
@@ -173,6 +192,10 @@ def _record_all(tx: Tx, actor: auth.Actor, lot: dict[str, Any], prepared: list[t
     outcomes: list[dict[str, Any]] = []
     completing = False
     for characteristic, record in prepared:
+        if record["uid"] in keyed and (before := _already(tx, record)) is not None:
+            record.update(sample=before["sample"], recorded_at=before["recorded_at"])
+            outcomes.append({"nonconformity": None, "hold": None, "duplicate": True})
+            continue
         record["sample"] = _sample(tx, record, next_samples)
         record["recorded_at"] = tx.at
         tx.add("measurements", record, action="measurement.recorded", actor=actor.name, station=actor.station,

@@ -39,6 +39,8 @@ class MeasurementIn(Body):
     device: str | None = Field(default=None, max_length=64)
     supersedes: str | None = Field(default=None, max_length=64)
     reason: str | None = Field(default=None, max_length=500)
+    key: str | None = Field(default=None, max_length=64, description="idempotency key: a value sent again with the "
+                            "same key is recorded once, and the answer says `duplicate`")
 
 
 class Signature(Body):

@@ -67,13 +67,15 @@ def _after(request: Request, template: str, lot_number: str, view: str, url: str
                   headers={"HX-Push-Url": url})
 
 
-def _measure(request: Request, session: sessions.Session, lot: str, characteristic: str, value: str
-             ) -> dict[str, Any]:
+def _measure(request: Request, session: sessions.Session, lot: str, characteristic: str, value: str,
+             entry: str = "") -> dict[str, Any]:
     if not characteristic:
         raise InvalidInputError("Characteristic: missing (reload the page)")
     if not value.strip():
         raise InvalidInputError(f"Value for {characteristic}: enter a number, or PASS or FAIL")
-    given = measurements.MeasurementInput(characteristic=characteristic, value=value.strip())
+    # `entry` is the form's one-time key: a stale form resubmitted (a double tap, a reload) records nothing twice.
+    given = measurements.MeasurementInput(characteristic=characteristic, value=value.strip(),
+                                          key=entry or None)
     result = measurements.record_measurement(core_of(request), session.actor, lot, given)
     hub = hub_of(request)
     hub.publish("measurement", lot=lot, characteristic=characteristic, verdict=result["verdict"],
@@ -85,11 +87,11 @@ def _measure(request: Request, session: sessions.Session, lot: str, characterist
 
 @router.post("/lots/{lot}/measurements")
 def record(request: Request, lot: str, session: CsrfDep, _: Measurer, characteristic: Field = "",
-           value: Field = "", view: Field = "station") -> Response:
+           value: Field = "", view: Field = "station", entry: Field = "") -> Response:
     template = "inspect.html" if view == "inspect" else "station.html"
     url = f"/{'inspect' if view == 'inspect' else 'station'}?lot={lot}"
     try:
-        result = _measure(request, session, lot, characteristic, value)
+        result = _measure(request, session, lot, characteristic, value, entry[:36])
     except LinesideError as exc:
         context = work_context(request, lot, view=view, error=str(exc),
                                entered={"characteristic": characteristic, "value": value})

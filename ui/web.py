@@ -5,6 +5,7 @@ a full page for navigation, the named block alone for an htmx request. Must not 
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,8 @@ from edge.events import EventHub
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Blocks(directory=str(HERE / "templates"))  # autoescape is on for .html (select_autoescape)
+# A one-time key per rendered entry form, so a resubmitted form records its value once (edge.measurements `key`).
+templates.env.globals["new_entry"] = lambda: uuid.uuid4().hex
 
 STATUS = {
     errors.NotFoundError: 404,

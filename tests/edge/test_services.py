@@ -240,3 +240,14 @@ def test_aql_sampling_gives_n_ac_re_from_iso_2859_tables(core, config, operator)
     assert plan_for(aql, 10).hundred_percent
     with pytest.raises(ValueError, match="0.77"):
         AqlSampling(aql="0.77", level="II")
+
+
+def test_a_value_resent_with_the_same_key_is_recorded_once(core, operator):
+    open_bracket_lot(core, operator)
+    first = record_measurement(core, operator, "L-1", m("length", "80.00", key="form-1"))
+    again = record_measurement(core, operator, "L-1", m("length", "80.00", key="form-1"))
+    assert again["measurement"] == first["measurement"] and again.get("duplicate") is True
+    assert again["sample"] == first["sample"] == 1
+    other = record_measurement(core, operator, "L-1", m("length", "80.00", key="form-2"))
+    assert other["sample"] == 2
+    assert core.store.query_one("SELECT COUNT(*) AS n FROM measurements")["n"] == 2

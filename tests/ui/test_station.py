@@ -147,3 +147,20 @@ def test_the_next_gauge_shows_its_calibration(olly: Signed, core: Core) -> None:
     assert "OVERDUE" in page and "readings refused" in page
     refused = measure(olly, "12.000")
     assert refused.status_code == 409 and "MIC-0007" in refused.text and "reading refused" in refused.text
+
+
+def test_a_resubmitted_entry_form_records_once(olly, core) -> None:
+    import re
+
+    from edge import lots
+
+    actor = __import__("edge.auth", fromlist=["authenticate_badge"]).authenticate_badge(core.store, "B-100", "4711",
+                                                                                      station="op-10")
+    lots.open_lot(core, actor, product="BRK-100", lot="RS-1", quantity=10)
+    page = olly.get("/station?lot=RS-1").text
+    entry = re.search(r'name="entry" value="([0-9a-f]+)"', page).group(1)
+    form = {"characteristic": "bore-dia", "value": "12.001", "view": "station", "entry": entry}
+    first = olly.post("/lots/RS-1/measurements", form)
+    assert first.status_code == 200, first.text[:500]
+    olly.post("/lots/RS-1/measurements", form)  # the same form again: a double tap or a resubmitted page
+    assert core.store.query_one("SELECT COUNT(*) AS n FROM measurements")["n"] == 1
