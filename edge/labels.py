@@ -43,7 +43,40 @@ def parse_label(text: str, separator_substitute: str | None = None) -> Label:
         raise InvalidInputError(f"barcode {text[:60]!r} is not a GS1 label: {exc}") from None
     if result.gs1_message is None:
         raise InvalidInputError(f"barcode {text[:60]!r} is not a GS1 label: {result.gs1_message_error}")
+    if GROUP_SEPARATOR not in text and not (separator_substitute and separator_substitute in text):
+        _refuse_if_ambiguous(result.gs1_message)
     return _label(result.gs1_message)
+
+
+# Fixed-format numeric AIs that a scanner's dropped group separator typically glues onto a lot or serial.
+_SWALLOWED = ("01", "11", "17", "37")
+
+
+def _refuse_if_ambiguous(message: object) -> None:
+    """Without a group separator a variable-length field (lot, serial) runs to the end of the label; when its
+    tail reads as one of the usual numeric fields, the label cannot be read one way only, so it is refused."""
+    from biip.gs1_messages import GS1Message
+
+    last = message.element_strings[-1]  # type: ignore[attr-defined]
+    if not last.ai.separator_required:
+        return
+    for start in range(1, len(last.value) - 2):
+        tail = last.value[start:]
+        if tail[:2] in _SWALLOWED and _parses(GS1Message, tail):
+            raise InvalidInputError(
+                f"label is ambiguous: ({last.ai.ai}) {last.value!r} may have swallowed ({tail[:2]}) {tail[2:]!r}, "
+                "because the scanner sent no group separator; set the scanner (or [ui] separator_substitute) to "
+                "send one, or key the lot in")
+
+
+def _parses(parser: object, text: str) -> bool:
+    import biip
+
+    try:
+        parser.parse(text)  # type: ignore[attr-defined]
+    except biip.ParseError:
+        return False
+    return True
 
 
 def _label(message: object) -> Label:
