@@ -20,7 +20,8 @@ GENESIS = "0" * 64
 # Tables whose rows the chain covers, and the columns that are bookkeeping rather than record.
 AUDITED_TABLES = ("lots", "measurements", "nonconformities", "holds", "dispositions", "signatures",
                   "gauges", "calibrations", "users", "tokens", "plan_approvals", "station_lots",
-                  "vision_checks", "images", "camera_calibrations")
+                  "vision_checks", "images", "camera_calibrations", "spc_limits", "spc_signals", "sampling_states",
+                  "lot_switching", "station_events", "sample_misses")
 EXCLUDED_COLUMNS = frozenset({"seq"})
 EVENT_FIELDS = ("seq", "uid", "at", "actor", "station", "action", "entity_type", "entity_uid",
                 "before", "after", "reason", "record_hash")

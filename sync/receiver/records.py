@@ -15,7 +15,8 @@ from typing import Any
 # The kinds an edge sends today (its audited tables that sync). HQ may accept more; an unknown kind is rejected
 # record by record, and the edge keeps it in quarantine until HQ knows it and the edge releases it.
 KINDS = frozenset({"lots", "measurements", "nonconformities", "holds", "dispositions", "signatures", "gauges",
-                   "calibrations", "plan_approvals"})
+                   "calibrations", "plan_approvals", "vision_checks", "camera_calibrations", "spc_limits",
+                   "spc_signals", "station_events", "sample_misses"})
 MEASUREMENT_FIELDS = ("lot_uid", "characteristic", "value", "unit", "verdict", "gauge")
 FIELDS = {"key": str, "seq": int, "kind": str, "uid": str, "created_at": str, "payload": str}
 
