@@ -3,27 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from fastapi.testclient import TestClient
 
-from edge import auth
 from tests.conftest import OPERATOR_PIN, SUPERVISOR_SECRET
-from ui.app import create_app
-
-
-@pytest.fixture
-def client(core):
-    with TestClient(create_app(core)) as client:
-        yield client
-
-
-@pytest.fixture
-def as_operator(core):
-    return {"Authorization": f"Bearer {auth.create_token(core.store, 'olly')}", "X-Lineside-Station": "op-10"}
-
-
-@pytest.fixture
-def as_supervisor(core):
-    return {"Authorization": f"Bearer {auth.create_token(core.store, 'sue')}"}
 
 
 def test_health_needs_no_token(client):

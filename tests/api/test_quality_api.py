@@ -7,7 +7,6 @@ import datetime as dt
 import pytest
 from fastapi.testclient import TestClient
 
-from edge import auth
 from edge.store import now
 from tests.conftest import OPERATOR_PIN, SUPERVISOR_SECRET, TODAY
 from ui.app import create_app
@@ -18,16 +17,6 @@ def client(core):
     core.today = lambda: max(TODAY, dt.datetime.now(dt.UTC).date())
     with TestClient(create_app(core)) as client:
         yield client
-
-
-@pytest.fixture
-def as_operator(core):
-    return {"Authorization": f"Bearer {auth.create_token(core.store, 'olly')}", "X-Lineside-Station": "op-10"}
-
-
-@pytest.fixture
-def as_supervisor(core):
-    return {"Authorization": f"Bearer {auth.create_token(core.store, 'sue')}"}
 
 
 def test_failed_calibration_answers_with_suspect_lots_and_a_signed_hold_holds_them(client, as_operator,

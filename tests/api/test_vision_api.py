@@ -9,9 +9,9 @@ from fastapi.testclient import TestClient
 
 from drivers.camera import SyntheticCamera
 from drivers.simulators.camera import Defects, Part, Scene, renderer
-from edge import auth
 from edge.evidence import ImageStore
 from edge.vision import Vision
+from tests.api.conftest import bearer
 from ui.app import create_app
 
 CALIBRATION = {"target_mm": 40.0, "roi": [40, 40, 400, 280], "line": [10, 140, 390, 140]}
@@ -30,12 +30,12 @@ def client(core, tmp_path):
 
 @pytest.fixture
 def as_supervisor(core):
-    return {"Authorization": f"Bearer {auth.create_token(core.store, 'sue')}", "X-Lineside-Station": "op-20"}
+    return bearer(core, "sue", "op-20")
 
 
 @pytest.fixture
 def as_operator(core):
-    return {"Authorization": f"Bearer {auth.create_token(core.store, 'olly')}", "X-Lineside-Station": "op-20"}
+    return bearer(core, "olly", "op-20")
 
 
 def test_the_station_button_checks_records_and_serves_the_evidence(client, as_supervisor, as_operator):
