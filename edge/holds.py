@@ -89,3 +89,10 @@ def _apply(tx: Tx, signer: auth.Actor, hold: dict[str, Any], decision: str, reas
     status, closed = DECISIONS[decision]
     tx.change("lots", hold["lot_uid"], {"status": status, "closed_at": tx.at if closed else None},
               action=f"lot.{decision}", **who)
+
+
+def note_tag_printed(core: Core, actor: auth.Actor, hold_uid: str, printer: str) -> None:
+    """An audit event for a hold tag sent to a label printer (the tag is no record: it names no row)."""
+    core.store.write(lambda tx: tx.audit(actor=actor.name, station=actor.station, action="hold.tag_printed",
+                                         entity_type="hold_tags", entity_uid=hold_uid, before=None, after=None,
+                                         reason=f"sent to label printer {printer}", record_hash=None))

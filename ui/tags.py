@@ -19,7 +19,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from markupsafe import Markup
 
-from edge import sessions, worklist
+from edge import holds, sessions, worklist
 from edge.errors import ConflictError
 from ui.guard import CsrfDep, role
 from ui.web import core_of, render, settings_of
@@ -120,7 +120,7 @@ def tag_page(request: Request, hold_uid: str, _: Reviewer) -> Response:
 
 
 @router.post("/holds/{hold_uid}/tag/print")
-def print_tag(request: Request, hold_uid: str, _: CsrfDep, __: Printer) -> Response:
+def print_tag(request: Request, hold_uid: str, session: CsrfDep, __: Printer) -> Response:
     tag = tag_content(worklist.hold_evidence(core_of(request), hold_uid))
     if tag["status"] != "open":
         return _tag_response(request, hold_uid, 409, error=f"the hold of lot {tag['lot']} is {tag['status']}: a "
@@ -129,4 +129,5 @@ def print_tag(request: Request, hold_uid: str, _: CsrfDep, __: Printer) -> Respo
         name = send(settings_of(request).label_printer, zpl(tag))
     except LabelPrinterError as exc:
         return _tag_response(request, hold_uid, 503, error=str(exc))
+    holds.note_tag_printed(core_of(request), session.actor, hold_uid, name)
     return _tag_response(request, hold_uid, notice=f"Hold tag of lot {tag['lot']} sent to label printer {name}")

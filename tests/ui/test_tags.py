@@ -179,3 +179,18 @@ def test_a_closed_hold_gets_no_tag_to_hang(sue: Signed, held: str, printer: List
     response = sue.post(f"/holds/{held}/tag/print", {})
     assert response.status_code == 409 and "a closed hold gets no tag" in response.text
     assert not printer.done.wait(0.2)
+
+
+def test_a_printed_tag_is_an_audit_event_and_the_chain_still_verifies(core) -> None:
+    import sqlite3
+
+    from edge import audit, auth, holds, lots, measurements
+
+    operator = auth.authenticate_badge(core.store, "B-100", "4711", station="op-10")
+    lots.open_lot(core, operator, product="BRK-100", lot="TAG-A", quantity=10)
+    hold = measurements.record_measurement(core, operator, "TAG-A",
+                                           measurements.MeasurementInput("bore-dia", "13"))["hold"]
+    holds.note_tag_printed(core, operator, hold, "127.0.0.1:9100")
+    event = core.store.query_one("SELECT action, entity_uid, reason FROM audit_events ORDER BY seq DESC LIMIT 1")
+    assert event == {"action": "hold.tag_printed", "entity_uid": hold, "reason": "sent to label printer 127.0.0.1:9100"}
+    assert audit.verify(sqlite3.connect(core.store.path)) == []
