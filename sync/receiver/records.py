@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -42,6 +43,26 @@ def check_envelopes(station: str, records: list[Any], kinds: frozenset[str] = KI
 
     Returns rows (key, station, seq, kind, uid, created_at, payload) to stage, and the rejections."""
     rows: list[tuple[Any, ...]] = []
+
+    def envelope(record: Any) -> None:
+        _check_fields(station, record)
+        _check_kind(record, kinds)
+        rows.append((record["key"], station, record["seq"], record["kind"], record["uid"], record["created_at"],
+                     record["payload"]))
+
+    rejected = _judge_each(records, envelope)
+    return rows, rejected
+
+
+def check(station: str, records: list[Any], kinds: frozenset[str] = KINDS) -> Checked:
+    """The full check in Python, payloads included: the slow path, for a batch the fast one could not take."""
+    checked = Checked()
+    checked.rejected += _judge_each(records, lambda record: _check_one(station, record, kinds, checked))
+    return checked
+
+
+def _judge_each(records: list[Any], judge: Callable[[Any], None]) -> list[dict[str, str]]:
+    """Run `judge` on each record; a record it refuses, or a key seen twice, is rejected alone with the reason."""
     rejected: list[dict[str, str]] = []
     seen: set[Any] = set()
     for index, record in enumerate(records):
@@ -49,38 +70,22 @@ def check_envelopes(station: str, records: list[Any], kinds: frozenset[str] = KI
         try:
             if key in seen:
                 raise RecordError("the same key appears twice in this batch")
-            _check_fields(station, record)
-            if record["kind"] not in kinds:
-                raise RecordError(f"unknown kind {record['kind']!r} (this HQ accepts: {', '.join(sorted(kinds))})")
+            judge(record)
             seen.add(key)
-            rows.append((key, station, record["seq"], record["kind"], record["uid"], record["created_at"],
-                         record["payload"]))
         except RecordError as exc:
             rejected.append({"key": str(key) if key is not None else f"#{index}", "reason": str(exc)})
-    return rows, rejected
+    return rejected
 
 
-def check(station: str, records: list[Any], kinds: frozenset[str] = KINDS) -> Checked:
-    """The full check in Python, payloads included: the slow path, for a batch the fast one could not take."""
-    checked = Checked()
-    seen: set[Any] = set()
-    for index, record in enumerate(records):
-        key = record.get("key") if isinstance(record, dict) else None
-        try:
-            if key in seen:
-                raise RecordError("the same key appears twice in this batch")
-            _check_one(station, record, kinds, checked)
-            seen.add(key)
-        except RecordError as exc:
-            checked.rejected.append({"key": str(key) if key is not None else f"#{index}", "reason": str(exc)})
-    return checked
+def _check_kind(record: Any, kinds: frozenset[str]) -> None:
+    if record["kind"] not in kinds:
+        raise RecordError(f"unknown kind {record['kind']!r} (this HQ accepts: {', '.join(sorted(kinds))})")
 
 
 def _check_one(station: str, record: Any, kinds: frozenset[str], checked: Checked) -> None:
     _check_fields(station, record)
     payload = _payload(record)
-    if record["kind"] not in kinds:
-        raise RecordError(f"unknown kind {record['kind']!r} (this HQ accepts: {', '.join(sorted(kinds))})")
+    _check_kind(record, kinds)
     if record["kind"] == "measurements":
         recorded_at = _utc(payload.get("recorded_at"), "payload recorded_at")
         checked.measurements.append((record["key"], station, record["seq"], record["uid"],
