@@ -4,9 +4,12 @@ record, and finding out by itself when it can again.
 The writer (`edge.store`) asks `failure(exc)` whether an exception is the disk's (SQLITE_FULL or SQLITE_IOERR from
 SQLite, ENOSPC, EDQUOT or EIO from the OS); if so every caller of the rolled-back transaction gets a
 `StorageError` naming the store file and the free space, and `StorageState` turns to "cannot record". It turns
-back on the next commit that succeeds, or when a probe (a file beside the store, written and fsynced while the
-writer has nothing to do) succeeds. Transitions are logged and handed to watchers (the UI's live channel); single
-failures are not. Must not know the domain, nor retry a caller's write: a refused caller was answered.
+back only when a probe finds room: `probe_bytes` written and fsynced in a file beside the store. The writer probes
+while it cannot record, when it has had no work for `probe_interval_s` and after a commit that succeeded (at most
+once per interval). Not on a commit alone: a small write that fits in what a failed one left must not clear the
+alarm while the next reading will fail again. Transitions are logged and handed to watchers (the UI's live
+channel); single failures are not. Must not know the domain, nor retry a caller's write: a refused caller was
+answered.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import math
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -93,6 +97,7 @@ class StorageState:
         self.refused = 0  # writes answered with a StorageError
         self._watchers: list[Watcher] = []
         self._lock = threading.Lock()
+        self._probed_at = 0.0  # time.monotonic() of the last probe
 
     @property
     def recording(self) -> bool:
@@ -113,6 +118,12 @@ class StorageState:
         log.error("store cannot record: %s", error)
         self._tell()
 
+    def committed(self) -> None:
+        """A commit succeeded: while the store cannot record, see whether there is room again (at most once per
+        probe interval, so that a busy writer is not slowed by probes)."""
+        if self.error is not None and time.monotonic() - self._probed_at >= self.probe_interval_s:
+            self.probe()
+
     def recovered(self) -> None:
         if self.error is None:
             return
@@ -123,6 +134,7 @@ class StorageState:
     def probe(self) -> None:
         """Write and fsync `probe_bytes` beside the store, then remove them: success means the store may record."""
         probe = self.path.with_name(self.path.name + "-probe")
+        self._probed_at = time.monotonic()
         try:
             with open(probe, "wb") as file:
                 file.write(b"\0" * self.probe_bytes)

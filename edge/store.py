@@ -217,9 +217,9 @@ class Store:
         except Exception as exc:  # the commit itself failed (disk full, I/O error): nothing is acknowledged
             self._refuse(batch, exc)
             return
-        self.storage.recovered()
         for (_, future), result in zip(batch, results, strict=True):
             future.set_result(result)
+        self.storage.committed()  # after the answers: a probe must not delay them
 
     def _commit_one(self, job: Job, future: Future[Any]) -> None:
         try:
@@ -233,8 +233,8 @@ class Store:
         except Exception as exc:
             self._refuse([(job, future)], exc)
             return
-        self.storage.recovered()
         future.set_result(result)
+        self.storage.committed()
 
     def _refuse(self, batch: list[tuple[Job, Future[Any]]], exc: Exception) -> None:
         """Answer every caller of a rolled-back transaction: the disk's failure (logged once, at the transition,
