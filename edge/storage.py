@@ -153,8 +153,9 @@ class StorageState:
         error = self.error
         if error is None:
             return {"state": "ok", "recording": True, "path": str(self.path)}
+        free = free_bytes(self.path)
         return {"state": error.code, "recording": False, "path": str(self.path), "reason": str(error),
-                "since": self.since, "free_bytes": free_bytes(self.path), "free": size_text(free_bytes(self.path))}
+                "since": self.since, "free_bytes": free, "free": size_text(free)}
 
     def watch(self, watcher: Watcher) -> None:
         """Call `watcher(snapshot)` at each transition (from the writer thread: it must not block)."""
