@@ -39,9 +39,9 @@ Watcher = Callable[[dict[str, Any]], None]
 
 
 def free_bytes(path: Path) -> int | None:
-    """Bytes an unprivileged writer may still use on the filesystem holding `path`."""
+    """Bytes an unprivileged writer may still use on the filesystem holding `path` (a file or a folder)."""
     try:
-        stat = os.statvfs(path.parent)
+        stat = os.statvfs(path if path.is_dir() else path.parent)
     except OSError:
         return None
     return stat.f_bavail * stat.f_frsize
@@ -66,19 +66,20 @@ def _kind(exc: BaseException) -> str | None:
     return None
 
 
-def failure(exc: BaseException, path: Path) -> StorageError | None:
-    """The StorageError that `exc` means for the store at `path`, or None when it is not the disk's failure."""
+def failure(exc: BaseException, path: Path, what: str = "the store") -> StorageError | None:
+    """The StorageError that `exc` means for `what` at `path` (the store's file, or the image folder beside it),
+    or None when it is not the disk's failure."""
     kind = _kind(exc)
     if kind is None:
         return None
     free = free_bytes(path)
     if kind == "full":
         return StorageFullError(
-            f"not recorded: the disk holding the store {path} is full ({size_text(free)} free). Nothing of this "
+            f"not recorded: the disk holding {what} {path} is full ({size_text(free)} free). Nothing of this "
             "request was recorded and every record acknowledged before is kept. Free disk space: recording "
             "resumes by itself", path=str(path), free_bytes=free)
     return StorageError(
-        f"not recorded: the disk holding the store {path} failed a write ({exc}). Nothing of this request was "
+        f"not recorded: the disk holding {what} {path} failed a write ({exc}). Nothing of this request was "
         "recorded and every record acknowledged before is kept. Check the disk: recording resumes by itself when "
         "writes succeed again", path=str(path), free_bytes=free)
 

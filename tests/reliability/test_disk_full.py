@@ -11,13 +11,14 @@ nothing, also after a WAL checkpoint tried on the full disk. Then the filler goe
 by itself (its probe), the stations hear it, the banner clears, and ingest goes on.
 
 Also: an ENOSPC in one group commit of several concurrent callers (each a multi-value batch) records none of
-them, not half of any; and a PLC part on a full disk is not acknowledged (refused, reject coil written true),
-the device runtime staying alive. The quick tests run in `make test`; `make test-long` repeats fill/free 20 times
+them, not half of any; a PLC part on a full disk is not acknowledged (refused, reject coil written true), the
+device runtime staying alive; and a vision check whose image cannot be written is refused whole. The quick tests run in `make test`; `make test-long` repeats fill/free 20 times
 and writes its figures to var/reliability/disk-full.json. Skipped, saying why, where tmpfs cannot be mounted.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import errno
 import json
@@ -477,3 +478,26 @@ def test_plc_parts_on_a_full_disk_are_not_acknowledged_and_rejected(disk):
         core.close()
         gauge.stop()
         plc.stop()
+
+
+# -- evidence images on the same disk ------------------------------------------------------------------------
+
+
+def test_a_vision_check_on_a_full_disk_is_refused_whole(disk, core, supervisor):
+    """The image folder beside the store fills up: the check answers StorageFullError (507), not a bare OSError
+    that would end the device runtime's recorder; no partial image file is left; nothing is recorded."""
+    pytest.importorskip("cv2")
+    from tests.edge.test_vision_station import GOOD, PRODUCT, STATION, calibrate, camera, make_vision
+
+    calibrate(core, supervisor)
+    lots.open_lot(core, supervisor, product=PRODUCT, lot="PL-FULL", quantity=50)
+    vision = make_vision(core, disk.path, camera(GOOD, GOOD))
+    before = core.store.query_one("SELECT COUNT(*) AS n FROM measurements")
+    disk.fill()
+    with pytest.raises(StorageFullError, match="image folder"):
+        asyncio.run(vision.run_station(STATION))
+    assert asyncio.run(vision.on_trigger(STATION)) == []  # the runtime's path: logged, not raised
+    assert not list((disk.path / "images").rglob("*.part"))
+    assert core.store.query_one("SELECT COUNT(*) AS n FROM measurements") == before
+    disk.empty()
+    assert [r["verdict"] for r in asyncio.run(vision.run_station(STATION))] == ["pass", "pass"]
