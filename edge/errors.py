@@ -10,7 +10,9 @@
 
     StoreError               the store cannot record (raised by `edge.store`; defined here so that callers
     ├── StoreSetupError      can catch it without importing the store)
-    └── StoreClosedError
+    ├── StoreClosedError
+    └── StorageError         the disk under the store refused a write (I/O error): nothing was recorded
+        └── StorageFullError the disk is full
 """
 
 
@@ -52,3 +54,20 @@ class StoreSetupError(StoreError):
 
 class StoreClosedError(StoreError):
     """The store is closed."""
+
+
+class StorageError(StoreError):
+    """The disk under the store refused a write: the whole transaction was rolled back, nothing of it recorded,
+    and every record acknowledged before is intact. `edge.storage` builds it; the store resumes by itself."""
+
+    code = "storage_error"
+
+    def __init__(self, message: str, *, path: str, free_bytes: int | None):
+        super().__init__(message)
+        self.path, self.free_bytes = path, free_bytes
+
+
+class StorageFullError(StorageError):
+    """The disk under the store is full (SQLITE_FULL, ENOSPC, a quota)."""
+
+    code = "storage_full"

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from edge import auth
+from edge import auth, storage
 from edge.errors import ConflictError, NotFoundError
 from edge.store import Store, Tx
 
@@ -52,14 +52,18 @@ class ImageStore:
         """Write the PNG durably (file and folder fsynced) under the day of `at`; the record comes after."""
         relative = f"{at[:10]}/{uid}.png"
         target = self.folder / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_suffix(".part")
-        with open(partial, "wb") as file:
-            file.write(png)
-            file.flush()
-            os.fsync(file.fileno())
-        partial.replace(target)
-        _fsync_dir(target.parent)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with open(partial, "wb") as file:
+                file.write(png)
+                file.flush()
+                os.fsync(file.fileno())
+            partial.replace(target)
+            _fsync_dir(target.parent)
+        except OSError as exc:  # a full disk is the store's StorageFullError (507), with nothing left behind
+            partial.unlink(missing_ok=True)
+            raise storage.failure(exc, self.folder, what="the image folder") or exc from None
         if self._kept_bytes is not None:
             self._kept_bytes += len(png)
         return SavedImage(uid, relative, sha256, len(png), at)

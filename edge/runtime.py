@@ -5,7 +5,8 @@ in its own thread so the web server never waits on a device. A pushed gauge fram
 edge (part present, cycle complete), becomes measurements in the station's active lot through the services,
 with the gauge's identity so its calibration is checked; after a PLC part the reject tag is written back.
 A reading that cannot be recorded (no active lot, gauge overdue, value not accepted) is counted and logged
-with its reason, never recorded wrong. Must not speak SQL or decide verdicts.
+with its reason, never recorded wrong. A part the store cannot record (its disk full or failing) is rejected at
+the PLC: a part never passes without its record. Must not speak SQL or decide verdicts.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from drivers.registers import RisingEdge, Tag
 from edge import auth, stations
 from edge.config import Characteristic, LineConfig, ModbusPlcDevice, SerialGaugeDevice
 from edge.core import Core
-from edge.errors import LinesideError
+from edge.errors import LinesideError, StorageError, StoreError
 from edge.events import EventHub
 from edge.measurements import MeasurementInput, record_measurements
 
@@ -41,6 +42,7 @@ class DeviceState:
     recorded: int = 0
     refused: int = 0
     last_refusal: str = ""
+    refusal_kind: str = ""  # what "a new reason" is compared by, for logging once per reason
     live: dict[str, dict[str, str]] = field(default_factory=dict)  # channel -> value, unit, quality, at
 
 
@@ -202,27 +204,37 @@ class Runtime:
             failed = await asyncio.to_thread(self.record_part, part)
             if self.vision is not None and part.device in self.plcs:
                 results = await self.vision.on_trigger(part.station)  # the same part, under the camera
-                failed = failed or any(r.get("verdict") == "fail" for r in results)
+                if any(r.get("verdict") == "fail" for r in results):
+                    failed = True  # not `failed or ...`: None (nothing recorded) must not become False (passed)
             await self._write_back(part, failed)
 
     def record_part(self, part: Part) -> bool | None:
-        """Record a part's values in its station's active lot; returns whether any failed (None: not recorded)."""
+        """Record a part's values in its station's active lot; returns whether the PLC is to reject it: any value
+        failed, or the store's disk could not record them (never passed without its record). None: its values
+        were refused (no active lot, gauge overdue, value not accepted) and nothing is written back."""
         state = self.states[part.device]
         try:
             results = self._record(part)
-        except LinesideError as exc:
-            state.refused += len(part.readings)
-            if str(exc) != state.last_refusal:
-                log.warning("%s: readings not recorded: %s", part.device, exc)
-            state.last_refusal = str(exc)
-            return None
+        except (LinesideError, StoreError) as exc:
+            self._refused(state, part, exc)
+            return True if isinstance(exc, StorageError) else None
         state.recorded += len(results)
+        state.refusal_kind = ""  # recording again: the next refusal is news
         for result in results:
             self.hub.publish("measurement", lot=result["lot"], characteristic=result["characteristic"],
                              verdict=result["verdict"], station=part.station, device=part.device)
             if result["hold"]:
                 self.hub.publish("hold", lot=result["lot"], hold=result["hold"], station=part.station)
         return any(r["verdict"] == "fail" for r in results)
+
+    @staticmethod
+    def _refused(state: DeviceState, part: Part, exc: Exception) -> None:
+        """Count the refusal; log it once per new reason (a full disk is one reason, whatever its free bytes)."""
+        state.refused += len(part.readings)
+        reason = type(exc).__name__ if isinstance(exc, StorageError) else str(exc)
+        if reason != state.refusal_kind:
+            log.warning("%s: readings not recorded: %s", part.device, exc)
+        state.last_refusal, state.refusal_kind = str(exc), reason
 
     def _record(self, part: Part) -> list[dict[str, Any]]:
         lot = stations.active_lot(self.core, part.station)

@@ -7,7 +7,8 @@ Readers get their own connections. Must not know the domain's rules: services de
 
     StoreError (edge.errors)
     ├── StoreSetupError     the file cannot be opened with the durability Lineside needs, or needs migrating
-    └── StoreClosedError    a job was submitted after the store closed
+    ├── StoreClosedError    a job was submitted after the store closed
+    └── StorageError        the disk refused the transaction (full: StorageFullError); see edge.storage
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from edge import audit, migrations
+from edge import audit, migrations, storage
 from edge.errors import StoreClosedError, StoreError, StoreSetupError
 
 log = logging.getLogger(__name__)
@@ -141,6 +142,7 @@ class Store:
 
     def __init__(self, path: str | Path, *, origin: str = "edge", batch_max: int = 256, migrate: bool = False):
         self.path = Path(path)
+        self.storage = storage.StorageState(self.path)  # whether the disk lets it record, and its probe
         self.origin = origin
         self.batch_max = batch_max
         self._conn = connect(self.path)
@@ -180,7 +182,7 @@ class Store:
         return self.submit(job).result()
 
     def _run(self) -> None:
-        while (item := self._queue.get()) is not None:
+        while (item := self._next()) is not None:
             batch = [item]
             while len(batch) < self.batch_max:
                 try:
@@ -193,29 +195,57 @@ class Store:
                 batch.append(more)
             self._commit(batch)
 
+    def _next(self) -> tuple[Job, Future[Any]] | None:
+        """The next job; while the disk refuses writes, probe it whenever no job comes for a while."""
+        while True:
+            try:
+                return self._queue.get(timeout=self.storage.wait_s())
+            except queue.Empty:
+                self.storage.probe()
+
     def _commit(self, batch: list[tuple[Job, Future[Any]]]) -> None:
         try:
             results = self._transaction([job for job, _ in batch])
-        except _JobFailed:
-            # One job failed: the batch was rolled back. Run each alone so only that one fails.
-            for job, future in batch:
-                self._commit_one(job, future)
+        except _JobFailed as failed:
+            if storage.failure(failed.cause, self.path) is None:
+                # One job failed: the batch was rolled back. Run each alone so only that one fails.
+                for job, future in batch:
+                    self._commit_one(job, future)
+                return
+            self._refuse(batch, failed.cause)
             return
         except Exception as exc:  # the commit itself failed (disk full, I/O error): nothing is acknowledged
-            log.error("store commit failed: %s", exc)
-            for _, future in batch:
-                future.set_exception(StoreError(f"{self.path}: not recorded: {exc}"))
+            self._refuse(batch, exc)
             return
         for (_, future), result in zip(batch, results, strict=True):
             future.set_result(result)
+        self.storage.committed()  # after the answers: a probe must not delay them
 
     def _commit_one(self, job: Job, future: Future[Any]) -> None:
         try:
-            future.set_result(self._transaction([job])[0])
+            result = self._transaction([job])[0]
         except _JobFailed as failed:
-            future.set_exception(failed.cause)
+            if storage.failure(failed.cause, self.path) is None:
+                future.set_exception(failed.cause)
+            else:
+                self._refuse([(job, future)], failed.cause)
+            return
         except Exception as exc:
-            future.set_exception(StoreError(f"{self.path}: not recorded: {exc}"))
+            self._refuse([(job, future)], exc)
+            return
+        future.set_result(result)
+        self.storage.committed()
+
+    def _refuse(self, batch: list[tuple[Job, Future[Any]]], exc: Exception) -> None:
+        """Answer every caller of a rolled-back transaction: the disk's failure (logged once, at the transition,
+        by the storage state), or any other failure of the commit itself."""
+        failure = storage.failure(exc, self.path)
+        if failure is None:
+            log.error("store commit failed: %s", exc)
+        else:
+            self.storage.failed(failure, len(batch))
+        for _, future in batch:  # an exception each: each is raised in its own caller's thread
+            future.set_exception(storage.failure(exc, self.path) or StoreError(f"{self.path}: not recorded: {exc}"))
 
     def _transaction(self, jobs: list[Job]) -> list[Any]:
         tx = Tx(self._conn, audit.Chain(self._chain.seq, self._chain.hash), self._outbox_seq, self.origin)
@@ -225,7 +255,10 @@ class Store:
             results = [self._run_job(job, tx) for job in jobs]
             self._conn.execute("COMMIT")
         except BaseException:
-            self._conn.execute("ROLLBACK")
+            # SQLite may already have rolled back (SQLITE_FULL, SQLITE_IOERR do): a ROLLBACK then would fail and
+            # hide the error that matters.
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
             raise
         self._chain, self._outbox_seq = tx.chain, tx.outbox_seq
         next(self.commits)
@@ -281,7 +314,10 @@ class Store:
         with self._readers_lock:
             for reader in self._all_readers:
                 reader.close()
-        self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        try:
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error as exc:  # a full disk: the WAL keeps every commit, and the next open checkpoints it
+            log.warning("%s: WAL not checkpointed at close (kept, checkpointed at the next start): %s", self.path, exc)
         self._conn.close()
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from edge import calibration, holds, lots, measurements, plans, stations, trace
@@ -56,14 +56,19 @@ class DispositionIn(Signature):
     meaning: str = Field(default="disposition approved", max_length=200)
 
 
-@router.get("/health", tags=["health"])
-def health(core: CoreDep, request: Request) -> dict[str, Any]:
+@router.get("/health", tags=["health"], responses={503: {"description": "not ready: the store cannot record "
+                                                           "(`store.state` and `store.reason` say why); same body"}})
+def health(core: CoreDep, request: Request, response: Response) -> dict[str, Any]:
     outbox = core.store.query_one("SELECT COUNT(*) AS depth, MIN(created_at) AS oldest FROM outbox "
                                   "WHERE sent_at IS NULL")
     head = core.store.query_one("SELECT MAX(seq) AS seq FROM audit_events")
-    return {"status": "ok", "site": core.config.site.id, "line": core.config.line.id,
-            "store": {"path": str(core.store.path), "state": "ok", "audit_head": head["seq"] if head else 0},
-            "outbox": outbox, "devices": request.app.state.devices()}
+    storage = core.store.storage.snapshot()
+    store = {"path": str(core.store.path), "state": storage["state"], "audit_head": head["seq"] if head else 0}
+    if not storage["recording"]:
+        store.update(reason=storage["reason"], since=storage["since"], free_bytes=storage["free_bytes"])
+        response.status_code = 503
+    return {"status": "ok" if storage["recording"] else "not_ready", "site": core.config.site.id,
+            "line": core.config.line.id, "store": store, "outbox": outbox, "devices": request.app.state.devices()}
 
 
 @router.get("/plans", tags=["plans"])

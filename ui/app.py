@@ -30,6 +30,8 @@ STATUS = {
     errors.CalibrationError: (409, "calibration"),
     errors.AuthenticationError: (401, "authentication"),
     errors.AuthorityError: (403, "authority"),
+    errors.StorageFullError: (507, errors.StorageFullError.code),  # the disk under the store is full
+    errors.StorageError: (507, errors.StorageError.code),  # ... or failed a write: nothing recorded, retry later
 }
 
 
@@ -41,8 +43,9 @@ class ApiError(BaseModel):
 
 
 # Declared in the OpenAPI document, which otherwise claims every 422 is FastAPI's list and knows no other error
-# (400 is a body that is not JSON at all).
-ERRORS: dict[int | str, dict[str, Any]] = {status: {"model": ApiError} for status in (400, 401, 403, 404, 409, 422)}
+# (400 is a body that is not JSON at all; 507 is the store's disk, full or failing).
+ERRORS: dict[int | str, dict[str, Any]] = {status: {"model": ApiError}
+                                           for status in (400, 401, 403, 404, 409, 422, 507)}
 
 
 def _handler(status: int, code: str) -> Callable[[Request, Exception], Awaitable[Response]]:
@@ -70,6 +73,8 @@ def create_app(core: Core, devices: Callable[[], list[dict[str, Any]]] | None = 
     app.state.extra_metrics = extra_metrics
     app.state.ui_settings = settings
     app.state.hub = hub or EventHub()
+    # Every screen hears at once when the store stops or starts recording again (the storage banner).
+    core.store.storage.watch(lambda state: app.state.hub.publish("storage", state=state["state"]))
     app.state.throttle = Throttle(settings.throttle_limits, lockout_s=settings.throttle_lockout_s)
     app.include_router(metrics.router)
     for router in (api.router, vision.router, quality_api.router):

@@ -6,6 +6,7 @@ token every state-changing request must carry (htmx sends it as X-CSRF-Token, pl
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
@@ -15,7 +16,7 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import URL
 
 from edge import sessions
-from edge.errors import AuthorityError
+from edge.errors import AuthorityError, StorageError
 from edge.sessions import SessionEndedError
 from ui.web import core_of, render, settings_of
 
@@ -52,7 +53,9 @@ async def current_session(request: Request) -> sessions.Session:
     except SessionEndedError as exc:
         raise SignInRequired(str(exc), request.url.path) from None
     if session.touch_due:
-        await run_in_threadpool(sessions.touch, store, session, now)
+        # the idle clock is bookkeeping: a full disk must not hide the screen that says the disk is full
+        with contextlib.suppress(StorageError):
+            await run_in_threadpool(sessions.touch, store, session, now)
     request.state.session = session
     return session
 

@@ -1,6 +1,7 @@
 """Live updates by server-sent events: each signed-in screen subscribes to the in-process event hub and hears
 what happened (a measurement, a hold, a disposition, a live reading). The event only says "look again"; the
-page then fetches its fragment, so a dropped stream loses nothing that the store holds.
+page then fetches its fragment, so a dropped stream loses nothing that the store holds. A "storage" event (the
+store stopped or started recording) makes every screen fetch the storage banner from /storage.
 """
 
 from __future__ import annotations
@@ -9,11 +10,11 @@ import asyncio
 from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import HTMLResponse, StreamingResponse
 
 from edge.events import END, Subscription
 from ui.guard import SessionDep
-from ui.web import hub_of
+from ui.web import core_of, hub_of, storage_banner
 
 router = APIRouter()
 HEARTBEAT_S = 15  # a comment line this often lets proxies and the browser notice a dead connection
@@ -42,3 +43,10 @@ async def events(request: Request, session: SessionDep) -> StreamingResponse:
     subscription = hub_of(request).subscribe()
     return StreamingResponse(_stream(request, subscription), media_type="text/event-stream",
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+
+@router.get("/storage")
+def storage(request: Request) -> HTMLResponse:
+    """The storage banner alone (public, like the health endpoint): what a screen fetches on a "storage" event."""
+    banner = storage_banner(core_of(request).store.storage.snapshot())
+    return HTMLResponse(banner, headers={"Cache-Control": "no-store"})

@@ -62,6 +62,19 @@ class EdgeCollector:
                                     buckets=[*buckets, ("+Inf", stats.count)], sum_value=stats.sum_s)
         yield CounterMetricFamily("lineside_committed_writes", "Writes acknowledged after a durable commit",
                                   value=stats.jobs)
+        yield from self._storage()
+
+    def _storage(self) -> Iterator[Metric]:
+        storage = self.core.store.storage
+        state = storage.snapshot()["state"]
+        recording = GaugeMetricFamily("lineside_store_recording", "1 while the store can record; 0 while its disk "
+                                      "is full or failing (state: ok, storage_full, storage_error)", labels=["state"])
+        recording.add_metric([state], 1 if storage.recording else 0)
+        yield recording
+        yield CounterMetricFamily("lineside_store_storage_failures", "Times the store stopped recording because its "
+                                  "disk was full or failing", value=storage.failures)
+        yield CounterMetricFamily("lineside_store_refused_writes", "Writes refused because the disk was full or "
+                                  "failing (nothing of them recorded)", value=storage.refused)
 
     def _devices(self) -> Iterator[Metric]:
         up = GaugeMetricFamily("lineside_device_up", "1 when the device's last read succeeded", labels=["device"])

@@ -32,6 +32,7 @@ STATUS = {
     errors.CalibrationError: 409,
     errors.AuthenticationError: 401,
     errors.AuthorityError: 403,
+    errors.StorageError: 507,
 }
 
 
@@ -85,13 +86,23 @@ def render(request: Request, template: str, context: dict[str, Any], block: str 
            status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
     """The page, or with HX-Request only its `block`: the same URL serves both."""
     session = getattr(request.state, "session", None)
-    full = {"session": session, "csrf": session.csrf if session else None, "error": None, **context}
+    storage = core_of(request).store.storage.snapshot()
+    full = {"session": session, "csrf": session.csrf if session else None, "error": None, "storage": storage,
+            **context}
     chosen = block if block and is_fragment(request) else None
     response = templates.TemplateResponse(request, template, full, block_name=chosen, status_code=status_code,
                                           headers=headers)
+    if chosen:  # a fragment carries the storage banner too (out of band): no screen misses that recording stopped
+        response.body = bytes(response.body) + storage_banner(storage, oob=True).encode()
+        response.headers["content-length"] = str(len(response.body))
     response.headers["Vary"] = "HX-Request"
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def storage_banner(storage: dict[str, Any], oob: bool = False) -> str:
+    """The banner saying whether the store records (empty and hidden while it does)."""
+    return templates.env.get_template("_storage.html").render(storage=storage, oob=oob)
 
 
 def status_for(exc: Exception) -> int:

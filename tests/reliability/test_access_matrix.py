@@ -101,6 +101,7 @@ UI: dict[tuple[str, str], tuple[frozenset[str], Any]] = {
     ("GET", "/holds/{hold_uid}"): (REVIEWERS, None),
     ("POST", "/holds/{hold_uid}/disposition"): (SIGNERS, DISPOSITION),
     ("GET", "/events"): (SIGNED_IN, STREAM),
+    ("GET", "/storage"): (ANYONE, None),  # the storage banner: says no more than the public health endpoint
     ("GET", "/holds/{hold_uid}/tag"): (REVIEWERS, None),
     ("POST", "/holds/{hold_uid}/tag/print"): (SIGNERS, {}),  # no printer configured: refused after the role check
     ("GET", "/spc/{product}/{characteristic}"): (ANALYSTS, None),

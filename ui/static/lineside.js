@@ -102,13 +102,20 @@
     var source = new EventSource(body.dataset.live);
     source.onopen = function () {
       body.dataset.liveState = "open";
-      if (!sourceOpen) { sourceOpen = true; status(""); if (window.htmx) htmx.trigger(body, "lineside:changed", {}); }
+      if (!sourceOpen) {
+        sourceOpen = true; status("");
+        if (window.htmx) { htmx.trigger(body, "lineside:changed", {}); htmx.trigger(body, "lineside:storage", {}); }
+      }
     };
     source.onerror = function () { body.dataset.liveState = "lost"; sourceOpen = false; status(lostText); };
     ["measurement", "hold", "disposition", "lot", "overflow"].forEach(function (kind) {
       source.addEventListener(kind, function (e) { changed(kind, JSON.parse(e.data)); });
     });
     source.addEventListener("reading", function (e) { reading(JSON.parse(e.data)); });
+    // the store stopped or started recording: every screen fetches the storage banner again (#storage-banner)
+    source.addEventListener("storage", function (e) {
+      if (window.htmx) htmx.trigger(body, "lineside:storage", JSON.parse(e.data));
+    });
     window.addEventListener("beforeunload", function () { source.close(); });
   }
 })();
