@@ -16,6 +16,8 @@ to var/reliability/power-loss.json and are printed.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 import random
@@ -211,6 +213,45 @@ def _campaign(config: LineConfig, seeded_store: Path, tmp_path: Path, name: str,
     _report(name, {"synchronous_full": full.summary(), "control_synchronous_normal": normal.summary(),
                    "wall_s": round(time.perf_counter() - began, 1)})
     assert normal.lost > 0, "the control run at synchronous=NORMAL lost nothing: this test could not fail"
+
+
+def _sectors(tag: str, count: int) -> bytes:
+    return b"".join(f"{tag} sector {index}".encode().ljust(512, b".") for index in range(count))
+
+
+def test_the_filesystem_keeps_what_was_synced_and_tears_the_rest(tmp_path):
+    """The model itself: fsync'd data survives byte for byte; unsynced data reaches the disk, after a cut, only as
+    whole 512-byte sectors of the new content among the old ones; after the cut every operation fails."""
+    backing, mountpoint = tmp_path / "disk", tmp_path / "mnt"
+    backing.mkdir()
+    mountpoint.mkdir()
+    old, new, synced = _sectors("old", 512), _sectors("new", 512), _sectors("synced", 9)
+    (backing / "torn").write_bytes(old)
+    mount = Mount(backing, mountpoint, seed=7)
+    try:
+        torn = os.open(mountpoint / "torn", os.O_RDWR)
+        os.pwrite(torn, new, 0)
+        assert os.pread(torn, len(new) + 1, 0) == new  # the page cache answers with what was written
+        kept = os.open(mountpoint / "kept", os.O_RDWR | os.O_CREAT)
+        os.pwrite(kept, synced, 0)
+        os.fsync(kept)
+        counts = mount.cut()
+        with pytest.raises(OSError) as refused:
+            os.fsync(torn)
+        assert refused.value.errno == errno.EIO
+        for descriptor in (torn, kept):
+            with contextlib.suppress(OSError):
+                os.close(descriptor)
+    finally:
+        mount.unmount()
+    assert (backing / "kept").read_bytes() == synced
+    assert counts["dirty_pages"] == 64 == counts["whole_pages"] + counts["torn_pages"] + counts["dropped_pages"]
+    after = (backing / "torn").read_bytes()
+    assert len(after) == len(old)
+    fates = [after[i:i + 512] for i in range(0, len(after), 512)]
+    assert all(fate in (old[i * 512:(i + 1) * 512], new[i * 512:(i + 1) * 512]) for i, fate in enumerate(fates))
+    assert sum(fate.startswith(b"new") for fate in fates) == 8 * counts["whole_pages"] + counts["torn_sectors"]
+    assert counts["torn_pages"] > 0 and after not in (old, new)
 
 
 def test_power_cuts_lose_no_acknowledged_reading(config, seeded_store, tmp_path):
