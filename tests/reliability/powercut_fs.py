@@ -35,6 +35,7 @@ import os
 import random
 import sys
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -43,6 +44,7 @@ import mfusepy as fuse
 PAGE = 4096
 SECTOR = 512
 SECTORS = PAGE // SECTOR
+UTIME_NOW, UTIME_OMIT = (1 << 30) - 1, (1 << 30) - 2  # utimensat(2)'s special tv_nsec values, with tv_sec 0
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -232,13 +234,14 @@ class PowercutFS(fuse.Operations):
 
     @guarded
     def open(self, path: str, flags: int) -> int:
-        return os.open(self._real(path), os.O_RDONLY)  # writes never reach this descriptor: they stay dirty
+        descriptor = os.open(self._real(path), os.O_RDONLY)  # writes never reach this descriptor: they stay dirty
+        if flags & os.O_TRUNC:  # with atomic_o_trunc the kernel sends it here, not as a truncate: dirty too
+            self._dirty(path, descriptor).truncate(0)
+        return descriptor
 
     @guarded
     def create(self, path: str, mode: int, flags: int) -> int:
-        descriptor = os.open(self._real(path), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-        os.close(descriptor)
-        self.dirty.pop(path, None)
+        os.close(os.open(self._real(path), os.O_WRONLY | os.O_CREAT | (flags & os.O_EXCL), mode))
         return os.open(self._real(path), os.O_RDONLY)
 
     @guarded
@@ -286,7 +289,13 @@ class PowercutFS(fuse.Operations):
 
     @guarded
     def utimens(self, path: str, times: tuple[int, int] | None = None) -> int:
-        os.utime(self._real(path), ns=times)
+        if times is None:
+            os.utime(self._real(path))
+            return 0
+        st = os.stat(self._real(path))  # mfusepy hands UTIME_NOW and UTIME_OMIT on as nanoseconds
+        now = time.time_ns()
+        os.utime(self._real(path), ns=tuple(now if ns == UTIME_NOW else old if ns == UTIME_OMIT else ns
+                                             for ns, old in zip(times, (st.st_atime_ns, st.st_mtime_ns), strict=True)))
         return 0
 
     @guarded

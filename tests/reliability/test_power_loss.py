@@ -58,17 +58,18 @@ def _line(stream: IO[str], timeout_s: float, what: str) -> str:
 
 
 class Mount:
-    """One boot of powercut_fs over `backing`, mounted on `mountpoint`."""
+    """One boot of powercut_fs over `backing`, mounted on `mountpoint`; its stderr goes to `log`."""
 
-    def __init__(self, backing: Path, mountpoint: Path, seed: int):
-        self.mountpoint = mountpoint
-        self.process = subprocess.Popen([sys.executable, str(FILESYSTEM), str(backing), str(mountpoint),
-                                         "--seed", str(seed)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        stderr=subprocess.DEVNULL, text=True)
+    def __init__(self, backing: Path, mountpoint: Path, seed: int, log: Path):
+        self.mountpoint, self.log = mountpoint, log
+        with log.open("a") as stderr:
+            self.process = subprocess.Popen([sys.executable, str(FILESYSTEM), str(backing), str(mountpoint),
+                                             "--seed", str(seed)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                            stderr=stderr, text=True)
         assert self.process.stdout is not None
         self.stdout = self.process.stdout
         answer = _line(self.stdout, 30, "powercut_fs start")
-        assert json.loads(answer or "{}").get("ready"), f"powercut_fs did not mount: {answer!r}"
+        assert json.loads(answer or "{}").get("ready"), f"powercut_fs did not mount: {answer!r}\n{log.read_text()}"
 
     def cut(self) -> dict[str, int]:
         assert self.process.stdin is not None
@@ -77,7 +78,8 @@ class Mount:
         return dict(json.loads(_line(self.stdout, 30, "powercut_fs cut"))["cut"])
 
     def unmount(self) -> None:
-        subprocess.run(["fusermount3", "-u", str(self.mountpoint)], check=True, capture_output=True)
+        done = subprocess.run(["fusermount3", "-u", str(self.mountpoint)], capture_output=True, text=True)
+        assert done.returncode == 0, f"fusermount3 -u {self.mountpoint}: {done.stderr}"
         self.process.wait(timeout=30)
 
 
@@ -134,15 +136,18 @@ def _ingest_until_cut(mount: Mount, db: Path, rng: random.Random, extra: list[st
     """Run the worker, cut the power at a random moment, then kill it; return the uids it acknowledged and
     what the cut did to the unsynced data (with `in_startup` 1 when the worker had not yet opened the store)."""
     worker = Worker(db, extra, log)
-    if rng.random() < startup_share:  # in start-up: the WAL recovery after the last cut, the gauges' registration
-        time.sleep(rng.uniform(0.0, 1.5))
-    else:
-        assert worker.ready.wait(60), f"power_worker did not start:\n{log.read_text()}"
-        time.sleep(rng.uniform(0.02, 0.8))
-    assert worker.process.poll() is None, f"power_worker stopped before the cut:\n{log.read_text()}"
-    in_startup = int(not worker.ready.is_set())
-    counts = mount.cut()  # first: from here every fsync fails, so nothing more can be acknowledged
-    return worker.kill(), {**counts, "in_startup": in_startup}
+    try:
+        if rng.random() < startup_share:  # in start-up: the WAL recovery after the last cut, the gauges' registration
+            time.sleep(rng.uniform(0.0, 1.5))
+        else:
+            assert worker.ready.wait(60), f"power_worker did not start:\n{log.read_text()}"
+            time.sleep(rng.uniform(0.02, 0.8))
+        assert worker.process.poll() is None, f"power_worker stopped before the cut:\n{log.read_text()}"
+        in_startup = int(not worker.ready.is_set())
+        counts = mount.cut()  # first: from here every fsync fails, so nothing more can be acknowledged
+    finally:
+        acked = worker.kill()
+    return acked, {**counts, "in_startup": in_startup}
 
 
 def _check_after_reboot(config: LineConfig, db: Path, acked: set[str], figures: Figures, *, control: bool) -> None:
@@ -182,15 +187,18 @@ def _power_cuts(config: LineConfig, seeded_store: Path, tmp_path: Path, cuts: in
     rng = random.Random(2026 + control)
     figures = Figures()
     extra = ["--synchronous-normal"] if control else []
-    mount = Mount(backing, mountpoint, rng.randrange(2**32))
+    log = tmp_path / "powercut_fs.log"
+    mount = Mount(backing, mountpoint, rng.randrange(2**32), log)
     try:
         for _ in range(cuts):
             acked, counts = _ingest_until_cut(mount, mountpoint / "edge.db", rng, extra, tmp_path / "worker.log",
                                               startup_share=0.0 if control else 0.2)
             figures.add_torn(counts)
             mount.unmount()
-            mount = Mount(backing, mountpoint, rng.randrange(2**32))  # the reboot
+            mount = Mount(backing, mountpoint, rng.randrange(2**32), log)  # the reboot
             _check_after_reboot(config, mountpoint / "edge.db", acked, figures, control=control)
+            if figures.cuts % 25 == 0:  # seen with `pytest -s`
+                print(f"{tmp_path.name}: {figures.summary()}", flush=True)
     finally:
         if mount.process.poll() is None:
             mount.unmount()
@@ -227,7 +235,7 @@ def test_the_filesystem_keeps_what_was_synced_and_tears_the_rest(tmp_path):
     mountpoint.mkdir()
     old, new, synced = _sectors("old", 512), _sectors("new", 512), _sectors("synced", 9)
     (backing / "torn").write_bytes(old)
-    mount = Mount(backing, mountpoint, seed=7)
+    mount = Mount(backing, mountpoint, seed=7, log=tmp_path / "powercut_fs.log")
     try:
         torn = os.open(mountpoint / "torn", os.O_RDWR)
         os.pwrite(torn, new, 0)
