@@ -15,11 +15,13 @@ Control, on standard input, one command a line; each answer is one JSON line on 
             by then fails, so nothing can be acknowledged after the cut). Then, as a disk with a volatile write
             cache would, a random part of the dirty data reaches the backing files: for each dirty page, chosen
             with the seeded RNG, the whole page, or some of its 512-byte sectors (a torn page), or nothing; a
-            pending change of size is applied or not. The rest is dropped. Answers with the counts.
+            pending change of size is applied or not. The rest is dropped. Answers with the counts, and the
+            dirty pages of each file.
     stats   the counts of dirty pages and files now, without cutting.
 
 The first line on standard output is {"ready": true} once the kernel has initialised the mount. Unmount with
-`fusermount3 -u MOUNTPOINT`; mounting again over the same BACKING is the reboot (no page cache survives).
+`fusermount3 -u MOUNTPOINT`; mounting again over the same BACKING is the reboot (no page cache survives). When
+standard input closes (the test died), it unmounts itself and exits.
 
 Only this process touches BACKING while mounted. One lock serialises every operation and the cut (libfuse runs
 single-threaded here, the control thread is the other one). Must not be used for anything but tests.
@@ -33,6 +35,7 @@ import functools
 import json
 import os
 import random
+import subprocess
 import sys
 import threading
 import time
@@ -167,14 +170,15 @@ class PowercutFS(fuse.Operations):
 
     # -- the cut ---------------------------------------------------------------------------------------
 
-    def cut(self) -> dict[str, int]:
+    def cut(self) -> dict[str, Any]:
         """Fail every later operation, let a random part of the dirty data reach the backing files, drop the rest."""
         with self._mutex:
             self.cut_done = True
-            counts = {"files": len(self.dirty), "dirty_pages": 0, "whole_pages": 0, "torn_pages": 0,
-                      "torn_sectors": 0, "dropped_pages": 0, "sizes_applied": 0}
+            counts: dict[str, Any] = {"files": len(self.dirty), "dirty_pages": 0, "whole_pages": 0, "torn_pages": 0,
+                                      "torn_sectors": 0, "dropped_pages": 0, "sizes_applied": 0}
             for path, dirty in self.dirty.items():
                 self._tear(path, dirty, counts)
+            counts["dirty_by_file"] = {path.lstrip("/"): len(dirty.pages) for path, dirty in self.dirty.items()}
             self.dirty.clear()
             return counts
 
@@ -312,7 +316,7 @@ class PowercutFS(fuse.Operations):
                                                    "f_ffree", "f_files", "f_flag", "f_frsize", "f_namemax")}
 
 
-def _control(fs: PowercutFS) -> None:
+def _control(fs: PowercutFS, mountpoint: str) -> None:
     for line in sys.stdin:
         command = line.strip()
         if command == "cut":
@@ -321,6 +325,8 @@ def _control(fs: PowercutFS) -> None:
             print(json.dumps({"stats": fs.stats()}), flush=True)
         elif command:
             print(json.dumps({"error": f"unknown command {command!r}: expected cut or stats"}), flush=True)
+    # whoever controlled the power is gone: detach the mount (lazily, files may still be open), which ends the loop
+    subprocess.run(["fusermount3", "-u", "-z", mountpoint], check=False)
 
 
 def main() -> None:
@@ -330,7 +336,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the RNG that tears the dirty data at a cut")
     args = parser.parse_args()
     fs = PowercutFS(args.backing, args.seed)
-    threading.Thread(target=_control, args=(fs,), name="control", daemon=True).start()
+    threading.Thread(target=_control, args=(fs, args.mountpoint), name="control", daemon=True).start()
     fuse.FUSE(fs, args.mountpoint, foreground=True, nothreads=True, auto_unmount=True, fsname="powercut")
 
 

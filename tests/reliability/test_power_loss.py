@@ -71,7 +71,7 @@ class Mount:
         answer = _line(self.stdout, 30, "powercut_fs start")
         assert json.loads(answer or "{}").get("ready"), f"powercut_fs did not mount: {answer!r}\n{log.read_text()}"
 
-    def cut(self) -> dict[str, int]:
+    def cut(self) -> dict[str, Any]:
         assert self.process.stdin is not None
         self.process.stdin.write("cut\n")
         self.process.stdin.flush()
@@ -82,6 +82,13 @@ class Mount:
         assert done.returncode == 0, f"fusermount3 -u {self.mountpoint}: {done.stderr}"
         self.process.wait(timeout=30)
 
+    def close(self) -> None:
+        """After a failure: detach the mount even while files are open on it, and end the filesystem."""
+        if self.process.poll() is None:
+            subprocess.run(["fusermount3", "-u", "-z", str(self.mountpoint)], capture_output=True)
+            self.process.kill()
+            self.process.wait()
+
 
 @dataclass
 class Figures:
@@ -89,16 +96,21 @@ class Figures:
     acknowledged: int = 0
     lost: int = 0
     lost_in_cuts: int = 0
+    in_startup: int = 0
+    in_checkpoint: int = 0
     reopen_s: list[float] = field(default_factory=list)
     torn: dict[str, int] = field(default_factory=dict)
 
-    def add_torn(self, counts: dict[str, int]) -> None:
+    def add_cut(self, counts: dict[str, Any], in_startup: bool) -> None:
+        self.in_startup += in_startup
+        self.in_checkpoint += counts.pop("dirty_by_file").get("edge.db", 0) > 0  # WAL mode writes it only there
         for key, value in counts.items():
             self.torn[key] = self.torn.get(key, 0) + value
 
     def summary(self) -> dict[str, Any]:
         return {"cuts": self.cuts, "acknowledged": self.acknowledged, "lost": self.lost,
-                "cuts_that_lost": self.lost_in_cuts, "torn": self.torn,
+                "cuts_that_lost": self.lost_in_cuts, "cuts_in_worker_startup": self.in_startup,
+                "cuts_in_checkpoint": self.in_checkpoint, "torn": self.torn,
                 "reopen_s": {"median": round(statistics.median(self.reopen_s), 3),
                              "max": round(max(self.reopen_s), 3)} if self.reopen_s else None}
 
@@ -132,9 +144,9 @@ class Worker:
 
 
 def _ingest_until_cut(mount: Mount, db: Path, rng: random.Random, extra: list[str], log: Path,
-                      startup_share: float) -> tuple[set[str], dict[str, int]]:
-    """Run the worker, cut the power at a random moment, then kill it; return the uids it acknowledged and
-    what the cut did to the unsynced data (with `in_startup` 1 when the worker had not yet opened the store)."""
+                      startup_share: float) -> tuple[set[str], dict[str, Any], bool]:
+    """Run the worker, cut the power at a random moment, then kill it; return the uids it acknowledged, what the
+    cut did to the unsynced data, and whether the worker was still starting (had not opened the store)."""
     worker = Worker(db, extra, log)
     try:
         if rng.random() < startup_share:  # in start-up: the WAL recovery after the last cut, the gauges' registration
@@ -143,11 +155,11 @@ def _ingest_until_cut(mount: Mount, db: Path, rng: random.Random, extra: list[st
             assert worker.ready.wait(60), f"power_worker did not start:\n{log.read_text()}"
             time.sleep(rng.uniform(0.02, 0.8))
         assert worker.process.poll() is None, f"power_worker stopped before the cut:\n{log.read_text()}"
-        in_startup = int(not worker.ready.is_set())
+        in_startup = not worker.ready.is_set()
         counts = mount.cut()  # first: from here every fsync fails, so nothing more can be acknowledged
     finally:
         acked = worker.kill()
-    return acked, {**counts, "in_startup": in_startup}
+    return acked, counts, in_startup
 
 
 def _check_after_reboot(config: LineConfig, db: Path, acked: set[str], figures: Figures, *, control: bool) -> None:
@@ -187,21 +199,22 @@ def _power_cuts(config: LineConfig, seeded_store: Path, tmp_path: Path, cuts: in
     rng = random.Random(2026 + control)
     figures = Figures()
     extra = ["--synchronous-normal"] if control else []
+    startup_share = 0.0 if control else 0.2  # the control run must ingest before each cut
     log = tmp_path / "powercut_fs.log"
     mount = Mount(backing, mountpoint, rng.randrange(2**32), log)
     try:
         for _ in range(cuts):
-            acked, counts = _ingest_until_cut(mount, mountpoint / "edge.db", rng, extra, tmp_path / "worker.log",
-                                              startup_share=0.0 if control else 0.2)
-            figures.add_torn(counts)
+            acked, counts, in_startup = _ingest_until_cut(mount, mountpoint / "edge.db", rng, extra,
+                                                          tmp_path / "worker.log", startup_share)
+            figures.add_cut(counts, in_startup)
             mount.unmount()
             mount = Mount(backing, mountpoint, rng.randrange(2**32), log)  # the reboot
             _check_after_reboot(config, mountpoint / "edge.db", acked, figures, control=control)
             if figures.cuts % 25 == 0:  # seen with `pytest -s`
                 print(f"{tmp_path.name}: {figures.summary()}", flush=True)
+        mount.unmount()
     finally:
-        if mount.process.poll() is None:
-            mount.unmount()
+        mount.close()
     return figures
 
 
@@ -250,8 +263,9 @@ def test_the_filesystem_keeps_what_was_synced_and_tears_the_rest(tmp_path):
         for descriptor in (torn, kept):
             with contextlib.suppress(OSError):
                 os.close(descriptor)
-    finally:
         mount.unmount()
+    finally:
+        mount.close()
     assert (backing / "kept").read_bytes() == synced
     assert counts["dirty_pages"] == 64 == counts["whole_pages"] + counts["torn_pages"] + counts["dropped_pages"]
     after = (backing / "torn").read_bytes()
