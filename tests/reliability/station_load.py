@@ -42,6 +42,7 @@ _CHARACTERISTIC = re.compile(r'name="characteristic" value="([^"]+)"')
 _ENTRY = re.compile(r'name="entry" value="([^"]+)"')
 _LOT = re.compile(r'data-lot="([^"]*)"')
 _TAG = re.compile(r'data-tag="([^"]+)"')
+_UNANSWERED = (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError)
 
 
 @dataclass
@@ -60,6 +61,7 @@ class Figures:
     latencies: dict[str, list[float]] = field(default_factory=lambda: {
         "fragment": [], "reading": [], "batch": [], "page": [], "signin": [], "open_lot": []})
     errors: list[str] = field(default_factory=list)
+    retries: list[str] = field(default_factory=list)
     form_keys: list[tuple[str, str]] = field(default_factory=list)  # (lot, entry key) of each acknowledged value
     batch_uids: list[str] = field(default_factory=list)
     events: int = 0
@@ -98,7 +100,14 @@ class Station:
                     ) -> httpx.Response | None:
         began = time.perf_counter()
         try:
-            response = await call()
+            try:
+                response = await call()
+            except _UNANSWERED as exc:
+                # A browser sends a request again, once, when a kept-alive connection closes before any answer
+                # (the server's keep-alive timeout racing the request); the form's entry key and the devices'
+                # keys make that safe for values too.
+                self.figures.retries.append(f"{self.login.station} {kind}: {type(exc).__name__}: {exc}")
+                response = await call()
         except httpx.HTTPError as exc:
             self.figures.errors.append(f"{self.login.station} {kind}: {type(exc).__name__}: {exc}")
             return None

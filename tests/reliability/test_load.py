@@ -232,6 +232,7 @@ def _summary(name: str, figures: Figures, counts: dict[str, int], load_avg: tupl
         "readings_per_s": round(figures.window_readings / window, 1),
         "latency": {kind: _percentiles(values) for kind, values in figures.latencies.items()},
         "errors": len(figures.errors), "first_errors": figures.errors[:10],
+        "retries": len(figures.retries), "first_retries": figures.retries[:5],
         "events_heard": figures.events, "events_per_s": round(figures.events / window, 1),
         "overflows": figures.overflows, "stream_restarts": figures.stream_restarts,
         "wal_max_bytes": max(wal, default=0), "wal_last_bytes": wal[-1] if wal else 0,
