@@ -88,6 +88,7 @@ class Station:
         self.login, self.figures, self.rng, self.rate = login, figures, rng, rate
         limits = httpx.Limits(max_connections=6, max_keepalive_connections=6)  # a browser's per-host limit
         self.client = httpx.AsyncClient(base_url=url, limits=limits, timeout=httpx.Timeout(60, read=None))
+        self.device_client = httpx.AsyncClient(base_url=url, timeout=60)
         self.csrf = self.tag = self.lot = self.characteristic = self.entry = ""
         self.attribute = False
         self.dirty = asyncio.Event()
@@ -183,15 +184,16 @@ class Station:
             self.figures.form_keys.append((lot, key))
             self.seen(response.text)
 
-    async def device(self, client: httpx.AsyncClient) -> None:
-        """A part's two gauge values through the API batch path, as a bench PC or PLC bridge sends them."""
+    async def device(self) -> None:
+        """A part's two gauge values through the API batch path, as a bench PC or PLC bridge beside the station
+        sends them (its own connection)."""
         if not self.lot:
             return
         values = [{"characteristic": name, "key": uuid.uuid4().hex,
                    "value": bad if self.rng.randrange(FAIL_EVERY) == 0 else fmt.format(self.rng.gauss(nominal, sd))}
                   for name, (nominal, sd, fmt, bad) in VARIABLES.items()]
         headers = {"Authorization": f"Bearer {self.login.token}", "X-Lineside-Station": self.login.station}
-        response = await self.timed("batch", lambda: client.post(
+        response = await self.timed("batch", lambda: self.device_client.post(
             f"/api/v1/lots/{self.lot}/measurements/batch", json={"measurements": values}, headers=headers),
             expect=201)
         if response is not None:
@@ -246,6 +248,7 @@ class Station:
         if self.stream is not None:
             self.stream.cancel()
         await self.client.aclose()
+        await self.device_client.aclose()
 
 
 async def _every(period_s: float, rng: random.Random, action: Callable[[], Awaitable[None]]) -> None:
@@ -288,8 +291,6 @@ async def run(url: str, logins: list[Login], *, duration_s: float, form_rate: fl
         await station.open_lot()
 
     await asyncio.gather(*(start(station) for station in stations))
-    device_limits = httpx.Limits(max_connections=len(stations), max_keepalive_connections=len(stations))
-    devices = httpx.AsyncClient(base_url=url, limits=device_limits, timeout=60)
     tasks: list[asyncio.Task[None]] = []
     began = time.perf_counter()
     cpu, server_cpu, acked = time.process_time(), cpu_s(server_pid), len(figures.form_keys)
@@ -299,8 +300,7 @@ async def run(url: str, logins: list[Login], *, duration_s: float, form_rate: fl
         tasks += [asyncio.create_task(_every(1 / station.rate, station.rng, station.record)),
                   asyncio.create_task(station.refresher()), asyncio.create_task(_pages(station))]
         if batch_period_s:
-            tasks.append(asyncio.create_task(_every(batch_period_s, station.rng,
-                                                    lambda s=station: s.device(devices))))  # type: ignore[misc]
+            tasks.append(asyncio.create_task(_every(batch_period_s, station.rng, station.device)))
     await asyncio.sleep(duration_s)
     figures.window_s = time.perf_counter() - began
     figures.window_readings = len(figures.form_keys) - acked + len(figures.batch_uids)
@@ -311,5 +311,4 @@ async def run(url: str, logins: list[Login], *, duration_s: float, form_rate: fl
     await asyncio.gather(*tasks, return_exceptions=True)
     for station in stations:
         await station.close()
-    await devices.aclose()
     return figures

@@ -239,6 +239,7 @@ def _summary(name: str, figures: Figures, counts: dict[str, int], load_avg: tupl
         "wal_every_5s_bytes": [size for t, size in figures.wal_bytes if int(t * 4) % 20 == 0],
         "server_cpu_s": round(figures.server_cpu_s, 2),
         "server_cpu_share": round(figures.server_cpu_s / window, 2),
+        "server_cpu_ms_per_reading": round(figures.server_cpu_s / max(1, figures.window_readings) * 1000, 2),
         "generator_cpu_s": round(figures.generator_cpu_s, 2),
         "generator_cpu_share": round(figures.generator_cpu_s / window, 2),
         "store": counts, "load_average_start_end": load_avg,
