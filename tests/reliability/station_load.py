@@ -68,7 +68,6 @@ class Figures:
     overflows: int = 0
     refreshes_skipped: int = 0
     stream_restarts: int = 0
-    duplicates: int = 0
     wal_bytes: list[tuple[float, int]] = field(default_factory=list)
     window_s: float = 0.0
     window_readings: int = 0
