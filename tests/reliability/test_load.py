@@ -5,7 +5,8 @@ configuration with 50 operator stations. The load generator (station_load.py, on
 the stations in with badge + PIN, opens a lot at each through the station form, and then for a bounded time
 drives each screen as the browser does: one event stream, a fragment fetched when an event concerns it, a full
 page load now and then, values recorded through the entry form with the CSRF token, and a device beside each
-station posting through the API batch path. Together: 300 readings/s.
+station posting through the API batch path. Together: 300 readings/s offered; each screen and device waits for
+its answer before the next value, as an operator does, so a saturated server shows as fewer readings/s achieved.
 
 Checked: no error (every response has its expected status), every acknowledged value is in the store afterwards,
 the store's integrity and audit chain, and that the WAL stays bounded. Measured and written to
@@ -14,6 +15,7 @@ percentiles, readings/s achieved, the WAL's largest size, the server's and the g
 
 The quick run (in `make test`) lasts 10 s and starts 45 of its sessions beforehand (argon2id makes 50 sign-ins
 cost tens of seconds on a busy machine); `make test-long` runs 120 s with all 50 signed in through the form.
+A third test drives the store alone with readers that never pause, where SQLite's own checkpoint starves.
 """
 
 from __future__ import annotations

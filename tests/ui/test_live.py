@@ -67,7 +67,8 @@ def test_a_stream_the_browser_closes_is_unsubscribed_at_once(live_server: LiveSe
     hub = live_server.app.state.hub
     with closing(signed_in_client(live_server)) as client:
         with client.stream("GET", "/events") as stream:
-            next(stream.iter_lines())
+            lines = stream.iter_lines()  # kept: a dropped iterator closes the connection at once
+            next(lines)
             assert hub.subscribers == 1
         deadline = time.monotonic() + 5  # well before the next heartbeat (15 s): nothing is sent to notice it
         while hub.subscribers and time.monotonic() < deadline:
