@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -71,6 +72,7 @@ def raw_app(folder: Path):  # type: ignore[no-untyped-def]
                "products": core.config.products}
     core.close()
     templates = Jinja2Templates(directory=str(ROOT / "ui" / "templates"))
+    templates.env.globals["new_entry"] = lambda: uuid.uuid4().hex  # the entry form's one-time key, as ui/web.py
     app = FastAPI()
 
     @app.get("/raw")

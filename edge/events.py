@@ -22,9 +22,14 @@ class Event:
     id: int
     kind: str  # "measurement", "hold", "lot", "reading", "disposition", "overflow", or END
     data: dict[str, Any]
+    text: str = field(init=False, repr=False, compare=False)  # encoded once, however many screens it goes to
+
+    def __post_init__(self) -> None:
+        text = f"id: {self.id}\nevent: {self.kind}\ndata: {json.dumps(self.data, default=str)}\n\n"
+        object.__setattr__(self, "text", text)
 
     def sse(self) -> str:
-        return f"id: {self.id}\nevent: {self.kind}\ndata: {json.dumps(self.data, default=str)}\n\n"
+        return self.text
 
 
 @dataclass(eq=False)
@@ -39,6 +44,11 @@ class Subscription:
         self.queue.put_nowait(event)
 
 
+def _offer_all(subscriptions: list[Subscription], event: Event) -> None:
+    for subscription in subscriptions:
+        subscription.offer(event)
+
+
 class EventHub:
     """Thread-safe fan-out from any thread to asyncio subscribers."""
 
@@ -50,12 +60,17 @@ class EventHub:
     def publish(self, kind: str, **data: Any) -> Event:
         event = Event(next(self._ids), kind, data)
         with self._lock:
-            subscribers = list(self._subscribers)
-        for subscription in subscribers:
+            by_loop: dict[asyncio.AbstractEventLoop, list[Subscription]] = {}
+            for subscription in self._subscribers:
+                by_loop.setdefault(subscription.loop, []).append(subscription)
+        # One wake-up of each loop per event, not one per screen: 50 screens on one server's loop would otherwise
+        # cost 50 thread-safe calls (each a write to the loop's self-pipe) for every value recorded.
+        for loop, subscriptions in by_loop.items():
             try:
-                subscription.loop.call_soon_threadsafe(subscription.offer, event)
-            except RuntimeError:  # its loop has closed: the stream is gone
-                self.unsubscribe(subscription)
+                loop.call_soon_threadsafe(_offer_all, subscriptions, event)
+            except RuntimeError:  # its loop has closed: the streams are gone
+                for subscription in subscriptions:
+                    self.unsubscribe(subscription)
         return event
 
     def end_streams(self) -> None:

@@ -154,6 +154,7 @@ class Store:
         self._closed = False
         self.commits = itertools.count()
         self.commit_seconds = CommitStats()
+        self.checkpoints = Checkpoints(self._conn, self.path.with_name(self.path.name + "-wal"))
         self._thread = threading.Thread(target=self._run, name="lineside-writer", daemon=True)
         self._thread.start()
 
@@ -194,6 +195,7 @@ class Store:
                     break
                 batch.append(more)
             self._commit(batch)
+            self.checkpoints.after_commit()
 
     def _next(self) -> tuple[Job, Future[Any]] | None:
         """The next job; while the disk refuses writes, probe it whenever no job comes for a while."""
@@ -339,6 +341,46 @@ class CommitStats:
         for index, bound in enumerate(self.BUCKETS):
             if seconds <= bound:
                 self.buckets[index] += 1
+
+
+class Checkpoints:
+    """Keeps the WAL bounded while readers never stop. SQLite's automatic checkpoint (PASSIVE, every ~4 MiB)
+    copies pages back but starts the WAL afresh only when no reader still uses it; with screens and the API
+    reading all the time that moment may never come, and the WAL grew by 36 MiB in 30 s under 16 reading
+    threads (tests/reliability/test_load.py). Past `limit_bytes` the writer runs a TRUNCATE checkpoint: once
+    every page is copied back new readers read the database file, so it waits only for the readers already
+    inside the WAL, at most `wait_ms`; when they take longer it tries again `retry_s` later. Runs on the
+    writer's thread, between transactions."""
+
+    LIMIT_BYTES = 16 * 2**20
+
+    def __init__(self, conn: sqlite3.Connection, wal: Path, limit_bytes: int = LIMIT_BYTES, wait_ms: int = 200,
+                 retry_s: float = 1.0):
+        self.conn, self.wal, self.limit_bytes, self.wait_ms, self.retry_s = conn, wal, limit_bytes, wait_ms, retry_s
+        self.truncated = self.busy = 0
+        self._next_try = 0.0
+
+    def after_commit(self) -> None:
+        try:
+            size = self.wal.stat().st_size
+        except FileNotFoundError:
+            return
+        if size <= self.limit_bytes or time.monotonic() < self._next_try:
+            return
+        patience = self.conn.execute("PRAGMA busy_timeout").fetchone()[0]
+        self.conn.execute(f"PRAGMA busy_timeout={self.wait_ms}")
+        try:
+            busy = self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+        except sqlite3.Error as exc:  # never the writer's end: the next commit's check tries again
+            log.warning("WAL checkpoint at %d bytes failed: %s", size, exc)
+            busy = 1
+        finally:
+            self.conn.execute(f"PRAGMA busy_timeout={patience}")
+        if busy:
+            self.busy += 1
+            self._next_try = time.monotonic() + self.retry_s
+        else:
+            self.truncated += 1
 
 
 class _JobFailed(Exception):

@@ -17,16 +17,19 @@ from edge.errors import AuthenticationError, AuthorityError, InvalidInputError
 _bearer = HTTPBearer(auto_error=False, description="a token from `lineside token create`")
 
 
-def get_core(request: Request) -> Core:
+async def get_core(request: Request) -> Core:
+    # async: FastAPI runs a plain function dependency in the thread pool, a hop for reading an attribute
     return request.app.state.core  # type: ignore[no-any-return]
 
 
 CoreDep = Annotated[Core, Depends(get_core)]
 
 
-def get_actor(request: Request, core: CoreDep,
-              credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-              station_header: Annotated[str | None, Header(alias="X-Lineside-Station")] = None) -> auth.Actor:
+async def get_actor(request: Request, core: CoreDep,
+                    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+                    station_header: Annotated[str | None, Header(alias="X-Lineside-Station")] = None) -> auth.Actor:
+    # async on purpose, as ui.guard.current_session: one indexed read on the event loop costs less than a hop to
+    # the thread pool, which under load (tests/reliability/test_load.py) waits behind every other request's hop.
     if credentials is None:
         raise AuthenticationError("a bearer token is required (Authorization: Bearer ...)")
     if station_header is not None and station_header not in {s.id for s in core.config.stations}:

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
 
-from edge.events import END, Subscription
+from edge.events import END, Event, Subscription
 from ui.guard import SessionDep
 from ui.web import core_of, hub_of, storage_banner
 
@@ -24,17 +24,34 @@ async def _stream(request: Request, subscription: Subscription) -> AsyncIterator
     hub = hub_of(request)
     try:
         yield "retry: 3000\n: connected\n\n"
-        while not await request.is_disconnected():
+        # A disconnected browser cancels this generator (Starlette listens for the disconnect beside it); asking
+        # before every event cost a cancel scope per event per screen, so it is asked only when all is quiet.
+        while True:
             try:
                 event = await asyncio.wait_for(subscription.queue.get(), HEARTBEAT_S)
             except TimeoutError:
+                if await request.is_disconnected():
+                    return
                 yield ": heartbeat\n\n"
                 continue
-            if event.kind == END:
+            # Whatever else is already waiting goes out in the same write: under load a screen gets one chunk
+            # a turn, not one per event.
+            batch = [event, *_waiting(subscription)]
+            kinds = [e.kind for e in batch]
+            ending = kinds.index(END) if END in kinds else len(batch)
+            if ending:
+                yield "".join(e.sse() for e in batch[:ending])
+            if ending < len(batch):
                 return
-            yield event.sse()
     finally:
         hub.unsubscribe(subscription)
+
+
+def _waiting(subscription: Subscription) -> list[Event]:
+    waiting = []
+    while not subscription.queue.empty():
+        waiting.append(subscription.queue.get_nowait())
+    return waiting
 
 
 @router.get("/events")

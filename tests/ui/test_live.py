@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from contextlib import closing
 
 import httpx
@@ -60,3 +61,16 @@ def test_streams_end_when_the_server_stops(live_server: LiveServer) -> None:
         live_server.stop()  # returns only once uvicorn has stopped: the open stream did not hold it
         assert hub.subscribers == 0
         assert "end" not in "".join(lines)
+
+
+def test_a_stream_the_browser_closes_is_unsubscribed_at_once(live_server: LiveServer) -> None:
+    hub = live_server.app.state.hub
+    with closing(signed_in_client(live_server)) as client:
+        with client.stream("GET", "/events") as stream:
+            lines = stream.iter_lines()  # kept: a dropped iterator closes the connection at once
+            next(lines)
+            assert hub.subscribers == 1
+        deadline = time.monotonic() + 5  # well before the next heartbeat (15 s): nothing is sent to notice it
+        while hub.subscribers and time.monotonic() < deadline:
+            time.sleep(0.02)
+    assert hub.subscribers == 0
