@@ -282,6 +282,12 @@ def _line_ends(chunk: bytes) -> Iterator[int]:
             yield index
 
 
+_QUOTED = re.compile(r"b?'(?:[^'\\]|\\.)*'|b?\"(?:[^\"\\]|\\.)*\"")  # a repr()'d str or bytes
+
+
 def _reason(error: DriverError) -> str:
-    """A short, bounded key for counting rejects: the message up to its first colon."""
-    return str(error).split(":", 1)[0][:60]
+    """A short, bounded key for counting rejects: the message up to its first colon, what it quotes left out.
+
+    Garbage varies without end; a key that quoted it would make one counter entry per garbage line.
+    """
+    return _QUOTED.sub("...", str(error)).split(":", 1)[0][:60]

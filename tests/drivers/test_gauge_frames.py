@@ -121,6 +121,15 @@ def test_an_overlong_line_is_rejected_once_and_memory_stays_bounded():
     assert decoder.rejects == {"line longer than 32 bytes dropped": 1}
 
 
+def test_reject_reasons_stay_few_whatever_the_garbage():
+    """Found by tests/reliability/test_devices.py: each distinct garbage line used to be a reason of its own."""
+    decoder = StreamDecoder(PatternCodec(r"V(?P<value>.*)", unit="mm"))
+    for n in range(500):
+        list(decoder.feed(b"\x80" + str(n).encode() + b"'\"\r" + b"Vx" + str(n).encode() + b"\r"))
+    assert dict(decoder.rejects) == {"non-ASCII bytes in frame ...": 500,
+                                     "value ... is not a plain decimal number in ...": 500}
+
+
 @pytest.mark.parametrize("codec", [MitutoyoCodec(), SylvacCodec(), MtSicsCodec()], ids=lambda c: c.name)
 @given(data=st.binary(max_size=600), cuts=st.lists(st.integers(0, 600), max_size=10))
 def test_random_bytes_raise_nothing_and_decode_the_same_however_they_are_cut(codec, data, cuts):

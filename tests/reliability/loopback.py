@@ -155,11 +155,12 @@ def _alive(link: _Link) -> bool:
 @dataclass
 class Sample:
     fds: int
+    fd_kinds: dict[str, int]
     rss_kb: int
     traced_kb: float | None
 
     def as_dict(self) -> dict[str, object]:
-        return {"fds": self.fds, "rss_kb": self.rss_kb, "traced_kb": self.traced_kb}
+        return {"fds": self.fds, "by_kind": self.fd_kinds, "rss_kb": self.rss_kb, "traced_kb": self.traced_kb}
 
 
 @dataclass
@@ -176,7 +177,7 @@ class Probe:
     def sample(self, name: str) -> Sample:
         gc.collect()
         traced = _product_kb() if tracemalloc.is_tracing() else None
-        self.samples[name] = sample = Sample(open_fds(), rss_kb(), traced)
+        self.samples[name] = sample = Sample(open_fds(), fd_kinds(), rss_kb(), traced)
         return sample
 
     def stop(self) -> None:
@@ -195,6 +196,20 @@ def _product_kb() -> float:
 
 def open_fds() -> int:
     return len(os.listdir("/proc/self/fd")) - 1  # listdir's own descriptor
+
+
+def fd_kinds() -> dict[str, int]:
+    """Open descriptors by what they lead to: socket, pty, database (the SQLite files), pipe, other."""
+    kinds: dict[str, int] = {}
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:  # listdir's own descriptor, closed by now
+            continue
+        kind = ("socket" if target.startswith("socket:") else "pty" if target.startswith(("/dev/pts", "/dev/ptmx"))
+                else "database" if ".db" in target else "pipe" if target.startswith("pipe:") else "other")
+        kinds[kind] = kinds.get(kind, 0) + 1
+    return kinds
 
 
 def rss_kb() -> int:

@@ -34,17 +34,18 @@ from typing import Any
 import pytest
 
 from drivers.poller import PollerSettings
+from drivers.simulators.gauge import GaugeSimulator, frame, run_gauge_simulator
 from drivers.simulators.plc import PlcSimulator, run_plc_simulator
 from edge import auth, lots, plans
 from edge.config import ModbusPlcDevice, parse
 from edge.core import Core, open_core
 from edge.runtime import Runtime, plc_tags
-from tests.reliability.loopback import Cable, Probe, open_fds
+from tests.reliability.loopback import Cable, Probe, Sample, fd_kinds
 
 SECRET = "device-faults-secret"
 FIGURES = Path(__file__).resolve().parents[2] / "var" / "reliability" / "device-faults.json"
 # The runtime as `lineside serve` builds it, with a backoff short enough for a thousand outages in minutes.
-SETTINGS = PollerSettings(interval_s=0.1, timeout_s=1.0, stale_after_s=1.0, backoff_initial_s=0.01,
+SETTINGS = PollerSettings(interval_s=0.1, timeout_s=2.0, stale_after_s=1.0, backoff_initial_s=0.01,
                           backoff_max_s=0.05)
 MANY = 1_000_000  # sample size and lot quantity: the plan never completes during a run
 
@@ -313,12 +314,31 @@ def cut(cell: PlcCell, kind: str, outages: Outages) -> float:
     return time.time()
 
 
-def settled_fds(baseline: int) -> int:
-    """Open descriptors once closing connections have closed (bounded wait; a leak never settles)."""
+def assert_fds_flat(warm: Sample, end: Sample, core: Core) -> None:
+    """Descriptors back where they were after warm-up, within two; the store's files aside, for the store opens
+    one reader per thread that reads (asyncio.to_thread's workers start as the load asks): those must be no more
+    than its connections hold."""
+    def others(sample: Sample) -> int:
+        return sample.fds - sample.fd_kinds.get("database", 0)
+
+    assert abs(others(end) - others(warm)) <= 2, f"descriptors {warm.fd_kinds} after warm-up, {end.fd_kinds} at end"
+    connections = 1 + len(core.store._all_readers)
+    assert end.fd_kinds.get("database", 0) <= 3 * connections, f"{end.fd_kinds} for {connections} connections"
+
+
+def assert_flat(probe: Probe) -> None:
+    """Memory over the second half of a run: a leak grows with the run, caches filled once do not."""
+    middle, end = probe.samples["middle"], probe.samples["end"]
+    assert end.rss_kb - middle.rss_kb < 16 * 1024, f"resident memory grew {end.rss_kb - middle.rss_kb} kB"
+    assert end.traced_kb is not None and middle.traced_kb is not None
+    assert end.traced_kb - middle.traced_kb < 1024, f"Python memory kept grew {end.traced_kb - middle.traced_kb} kB"
+
+
+def settle(warm: Sample) -> None:
+    """Waits until connections being closed have closed (bounded; a leak never settles)."""
     deadline = time.monotonic() + 5
-    while abs(open_fds() - baseline) > 2 and time.monotonic() < deadline:
+    while fd_kinds().get("socket", 0) > warm.fd_kinds.get("socket", 0) + 2 and time.monotonic() < deadline:
         time.sleep(0.01)
-    return open_fds()
 
 
 def clear_of_outages(cycle: PartCycle, windows: list[tuple[float, float]], recorded: set[int]) -> dict[str, int]:
@@ -365,7 +385,7 @@ def run_plc_outages(cell: PlcCell, log_count: LogCount, cycles: int, warm_up: in
             probe.sample("middle")
         outage(cell, index, outages, rng)
     wait_for(lambda: cell.runtime.states["plc"].recorded > 0, "parts recorded")
-    settled_fds(warm.fds)
+    settle(warm)
     end = probe.sample("end")
     probe.stop()
     wall_s = time.monotonic() - started
@@ -380,10 +400,8 @@ def run_plc_outages(cell: PlcCell, log_count: LogCount, cycles: int, warm_up: in
     report(f"plc_{cycles}_outages", figures)
     assert log_count.errors() == [], f"errors logged: {log_count.errors()}"
     assert outages.seen_down <= went_down == came_back <= cycles, "log once when down, once when back"
-    assert abs(end.fds - warm.fds) <= 2, f"descriptors {warm.fds} after warm-up, {end.fds} at the end"
-    middle = probe.samples["middle"]
-    assert end.rss_kb - middle.rss_kb < 16 * 1024, "resident memory grew over the second half"
-    assert end.traced_kb is not None and end.traced_kb < 2 * 1024, "Python memory kept since warm-up"
+    assert_fds_flat(warm, end, cell.core)
+    assert_flat(probe)
     assert cell.runtime.states["plc"].refused == 0
     return figures
 
@@ -396,3 +414,174 @@ def test_plc_outages_quick(plc_cell: PlcCell, log_count: LogCount) -> None:
 @pytest.mark.timeout(1800)
 def test_plc_outages_thousand(plc_cell: PlcCell, log_count: LogCount) -> None:
     run_plc_outages(plc_cell, log_count, cycles=1000, warm_up=100)
+
+
+# --- the gauge -------------------------------------------------------------------------------------------
+
+TERMINATORS = {"mitutoyo": b"\r", "sylvac": b"\r", "mt-sics": b"\r\n"}
+UNITS = {"mitutoyo": "mm", "sylvac": "mm", "mt-sics": "g"}
+BAD_FORMAT = {  # frames of the right shape with something wrong in them: each must be rejected
+    "mitutoyo": [b"01A+00X0.000\r", b"01B+0012.345\r", b"01A+0012.34\r", b"01A*0012.345\r", b"01A+1.2.3.45\r",
+                 b"91\r"],
+    "sylvac": [b"+12.3.45\r", b"++12.345\r", b"12,345\r", b"+NaN\r", b"+1E5\r", b"ERR3\r", b"+12.345 KG\r"],
+    "mt-sics": [b"S X     12.000 g\r\n", b"S S\r\n", b"S I\r\n", b"S +\r\n", b"ES\r\n", b"S S 1E5 g\r\n",
+                b"S S Infinity g\r\n"],
+}
+WRONG_UNIT = {"mt-sics": [b"S S     12.000 mm\r\n", b"S S     12.000 xyz\r\n"]}  # decoded, then refused
+
+
+@dataclass
+class Item:
+    """What the gauge sends: one genuine frame (`value`) or one garbage item, in one or more writes."""
+
+    kind: str
+    chunks: list[bytes]
+    value: Decimal | None = None
+    lost: bool = False  # a genuine frame glued to a truncated one before it: the glued line is rejected
+    refused: bool = False  # decoded, but refused when recorded (a unit the characteristic cannot take)
+
+
+def genuine(protocol: str, n: int, rng: random.Random) -> Item:
+    value = Decimal(10) + Decimal(n) / 1000
+    data = frame(protocol, value, UNITS[protocol])
+    if protocol == "sylvac" and n % 3 == 0:
+        data = f"+{value} MM\r".encode()
+    if rng.random() < 0.1:  # split across writes, as a slow interface sends it
+        cuts = sorted(rng.sample(range(1, len(data)), min(2, len(data) - 1)))
+        return Item("split", [data[a:b] for a, b in zip([0, *cuts], [*cuts, len(data)], strict=True)], value)
+    return Item("frame", [data], value)
+
+
+def garbage(protocol: str, rng: random.Random, following: Item) -> Item:
+    end = TERMINATORS[protocol]
+    kind = rng.choice(["random", "nul", "format", "overlong", "truncated", "unit"])
+    if kind == "unit" and protocol not in WRONG_UNIT:
+        kind = "format"
+    if kind == "random":  # noise on the line: at least one byte no ASCII frame holds, no line end inside
+        noise = bytes(rng.choice([*range(0, 10), *range(14, 256)]) for _ in range(rng.randint(0, 40)))
+        return Item(kind, [noise + bytes([rng.randint(0x80, 0xFF)]) + end])
+    if kind == "nul":
+        data = following.chunks[0] if len(following.chunks) == 1 else b"01A+0012.345" + end
+        at = rng.randint(0, len(data) - len(end))
+        return Item(kind, [data[:at] + b"\x00" * rng.randint(1, 3) + data[at:]])
+    if kind == "format":
+        return Item(kind, [rng.choice(BAD_FORMAT[protocol])])
+    if kind == "unit":
+        return Item(kind, [rng.choice(WRONG_UNIT[protocol])], refused=True)
+    if kind == "overlong":
+        return Item(kind, [b"1" * rng.randint(129, 3000) + end])
+    # truncated: the line end never came, so the next genuine frame is glued to it and lost with it
+    data = b"".join(following.chunks)
+    following.lost = True
+    return Item(kind, [data[: rng.randint(1, len(data.rstrip(b"\r\n")) - 1)]])
+
+
+def stream(protocol: str, count: int, seed: int) -> list[Item]:
+    """`count` items, one in twenty of them garbage, never two garbage items in a row."""
+    rng = random.Random(seed)
+    items = [genuine(protocol, n, rng) for n in range(1, count + 1)]
+    for at in rng.sample(range(0, count - 1, 2), count // 20):
+        items[at] = garbage(protocol, rng, items[at + 1])
+    return items
+
+
+def send(gauge: GaugeSimulator, item: Item) -> None:
+    for index, chunk in enumerate(item.chunks):
+        if index:
+            time.sleep(0.002)  # the next write comes later: the reader sees half a frame first
+        gauge.send_raw(chunk)
+
+
+@dataclass
+class GaugeCell:
+    core: Core
+    gauge: GaugeSimulator
+    runtime: Runtime
+
+    @property
+    def decoder(self) -> Any:
+        return self.runtime.pollers[0].devices[0].gauge.decoder  # type: ignore[attr-defined]
+
+    def handled(self) -> tuple[int, int, int]:
+        """(values recorded, values refused, lines rejected by the decoder) so far."""
+        state = self.runtime.states["gauge"]
+        return state.recorded, state.refused, sum(self.decoder.rejects.values())
+
+
+@pytest.fixture(params=["mitutoyo", "sylvac", "mt-sics"])
+def gauge_cell(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[GaugeCell]:
+    protocol, unit = request.param, UNITS[request.param]
+    gauge = run_gauge_simulator(protocol, unit=unit)
+    device = {"kind": "serial_gauge", "id": "gauge", "station": "cell-1", "url": gauge.path,
+              "protocol": protocol, "mode": "pushed", "unit": unit}
+    characteristic = {"id": "size", "lower": "0", "upper": "100", "unit": unit, "resolution": "0.001",
+                      "method": "gauge", "gauge": "G-1", "device": "gauge", "sampling": {"n": MANY}}
+    instrument = {"id": "G-1", "type": "gauge", "resolution": "0.001", "unit": unit,
+                  "calibration_due": "2099-01-01", "device": "gauge"}
+    core = open_cell(tmp_path, [device], [characteristic], [instrument])
+    runtime = Runtime(core, settings=SETTINGS).start()
+    yield GaugeCell(core, gauge, runtime)
+    runtime.stop()
+    core.close()
+    gauge.stop()
+
+
+def run_gauge_stream(cell: GaugeCell, log_count: LogCount, count: int, batch: int = 100) -> dict[str, Any]:
+    protocol = cell.gauge.protocol
+    items = stream(protocol, count, seed=count)
+    probe, started = Probe(), time.monotonic()
+    probe.sample("start")
+    wait_for(lambda: cell.runtime.health()[0]["last_good_at"], "the gauge port opened")
+    expected = (0, 0, 0)
+    for first in range(0, count, batch):
+        if first == max(batch, count // 10 // batch * batch):  # after every kind of item went through once
+            warm = probe.sample("after_warm_up")
+            probe.trace()
+        if first == count // 2 // batch * batch:
+            probe.sample("middle")
+        for item in items[first : first + batch]:
+            send(cell.gauge, item)
+            expected = outcome(expected, item)
+        wait_for(lambda: cell.handled() == expected, f"items up to {first + batch} handled "  # noqa: B023
+                 f"(expected {expected}, got {cell.handled()})", limit_s=60)
+    end = probe.sample("end")
+    probe.stop()
+    wall_s = time.monotonic() - started
+    values = [Decimal(row["value"]) for row in recorded(cell.core)]
+    sent = [item.value for item in items if item.value is not None and not item.lost]
+    junk = [item for item in items if item.value is None]
+    figures = {"protocol": protocol, "mode": "pushed", "items_sent": count, "genuine_sent": len(sent),
+               "garbage_sent": len(junk), "garbage_kinds": dict(Counter(item.kind for item in junk)),
+               "genuine_lost_glued_to_truncated": sum(item.lost for item in items),
+               "split_frames": sum(item.kind == "split" for item in items),
+               "recorded": len(values), "rejected_by_decoder": cell.handled()[2], "refused": cell.handled()[1],
+               "wrong_values": sum(1 for a, b in zip(values, sent, strict=False) if a != b),
+               "reject_reasons": len(cell.decoder.rejects), "wall_s": round(wall_s, 1),
+               "checkpoints": {name: s.as_dict() for name, s in probe.samples.items()}}
+    report(f"gauge_{protocol}_{count}", figures)
+    assert values == sent, "recorded values are not exactly the genuine frames, in order"
+    assert figures["rejected_by_decoder"] + figures["refused"] == len(junk), "every garbage item rejected once"
+    assert log_count.errors() == [], f"errors logged: {log_count.errors()}"
+    assert len(cell.decoder.rejects) <= 20, "the reject counter must stay bounded (one key per reason)"
+    assert_fds_flat(warm, end, cell.core)
+    assert_flat(probe)
+    return figures
+
+
+def outcome(before: tuple[int, int, int], item: Item) -> tuple[int, int, int]:
+    """(recorded, refused, rejected) after `item`; a lost genuine frame was counted with its garbage."""
+    recorded_, refused, rejected = before
+    if item.value is not None:
+        return (recorded_ + (not item.lost), refused, rejected)
+    return (recorded_, refused + item.refused, rejected + (not item.refused))
+
+
+def test_gauge_garbage_quick(gauge_cell: GaugeCell, log_count: LogCount) -> None:
+    run_gauge_stream(gauge_cell, log_count, count=400)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
+@pytest.mark.parametrize("gauge_cell", ["mitutoyo"], indirect=True)
+def test_gauge_garbage_twenty_thousand(gauge_cell: GaugeCell, log_count: LogCount) -> None:
+    run_gauge_stream(gauge_cell, log_count, count=20_000)
