@@ -56,11 +56,17 @@ class FrameCodec(Protocol):
     def decode(self, line: bytes) -> Frame: ...
 
 
+_NOISE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # control bytes no frame holds: line noise
+
+
 def _text(line: bytes) -> str:
     try:
-        return line.decode("ascii")
+        text = line.decode("ascii")
     except UnicodeDecodeError:
         raise FrameError(f"non-ASCII bytes in frame {line[:40]!r}") from None
+    if _NOISE.search(text):  # else a NUL could pass as part of a unit (MT-SICS "g\x00") or a pattern's group
+        raise FrameError(f"control bytes in frame {line[:40]!r}")
+    return text
 
 
 def _decimal(text: str, line: bytes) -> Decimal:

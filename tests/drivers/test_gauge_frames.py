@@ -173,3 +173,10 @@ def test_decoding_any_line_gives_a_frame_or_one_of_our_errors(codec, line):
     except DriverError:
         return
     assert isinstance(decoded, Frame) and decoded.value.is_finite()
+
+
+@pytest.mark.parametrize("line", [b"S S  10.168 g\x00\r\n", b"S S \x1b 10.168 g\r\n", b"S S 10.168 g\x7f\r\n"])
+def test_control_bytes_are_line_noise_not_part_of_a_unit(line):
+    """Found by tests/reliability/test_devices.py: a NUL after the unit was read as unit "g\\x00"."""
+    with pytest.raises(FrameError, match="control bytes"):
+        MtSicsCodec().decode(line)
