@@ -1,9 +1,10 @@
 """Fixtures of the hostile-input and access-control suites: the seeded store plus an admin and an auditor, and a
 "world" holding one of everything a route can name (a lot, a held lot and its hold, a gauge with a failed
-calibration), made once and copied for each test."""
+calibration), made once and copied for each test; and `log_count`, for the device fault suites."""
 
 from __future__ import annotations
 
+import logging
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from edge import auth
 from edge.config import LineConfig
 from edge.core import Core, open_core
 from tests.conftest import OPERATOR_PIN, SUPERVISOR_SECRET, TODAY
+from tests.reliability.devices import LogCount
 from ui.app import create_app
 
 INSPECTOR_PIN = "5150"
@@ -84,3 +86,21 @@ def world_core(config: LineConfig, world: World, tmp_path: Path) -> Iterator[Cor
 @pytest.fixture
 def world_app(world_core: Core) -> FastAPI:
     return create_app(world_core)
+
+
+@pytest.fixture
+def log_count() -> Iterator[LogCount]:
+    """Counts what Lineside logs. Its loggers stop propagating meanwhile: pytest keeps every record it captures,
+    which would be the one thing in the process growing with the outages. Other loggers' records (asyncio's,
+    pymodbus's) still reach the root, where they are counted too."""
+    handler = LogCount()
+    loggers = {name: logging.getLogger(name) for name in ("", "drivers", "edge")}
+    saved = {name: (logger.level, logger.propagate) for name, logger in loggers.items()}
+    for name, logger in loggers.items():
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO if name == "drivers" else logging.WARNING)
+        logger.propagate = name == ""
+    yield handler
+    for name, logger in loggers.items():
+        logger.removeHandler(handler)
+        logger.level, logger.propagate = saved[name]
