@@ -272,10 +272,13 @@ def run_polled(protocol: str, count: int) -> dict[str, Any]:
         marks = {max(50, count // 10): "after_warm_up", count // 2: "middle"}
         deadline = time.monotonic() + 60 + count * 0.05
         while gauge.requests <= count and time.monotonic() < deadline and not task.done():
-            for at in [at for at in marks if gauge.requests >= at]:
+            # Checkpoints while the port is open: the poller closes it after each garbage reply.
+            for at in [at for at in marks if gauge.requests >= at and device.gauge.is_open]:
                 probe.sample(mark := marks.pop(at))
                 if mark == "after_warm_up":
                     probe.trace()
+            await asyncio.sleep(0.001)
+        while not device.gauge.is_open:  # the poller retries the unanswered request: its port opens again
             await asyncio.sleep(0.001)
         probe.sample("end")
         task.cancel()
