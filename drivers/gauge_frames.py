@@ -56,11 +56,17 @@ class FrameCodec(Protocol):
     def decode(self, line: bytes) -> Frame: ...
 
 
+_NOISE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # control bytes no frame holds: line noise
+
+
 def _text(line: bytes) -> str:
     try:
-        return line.decode("ascii")
+        text = line.decode("ascii")
     except UnicodeDecodeError:
         raise FrameError(f"non-ASCII bytes in frame {line[:40]!r}") from None
+    if _NOISE.search(text):  # else a NUL could pass as part of a unit (MT-SICS "g\x00") or a pattern's group
+        raise FrameError(f"control bytes in frame {line[:40]!r}")
+    return text
 
 
 def _decimal(text: str, line: bytes) -> Decimal:
@@ -282,6 +288,12 @@ def _line_ends(chunk: bytes) -> Iterator[int]:
             yield index
 
 
+_QUOTED = re.compile(r"b?'(?:[^'\\]|\\.)*'|b?\"(?:[^\"\\]|\\.)*\"")  # a repr()'d str or bytes
+
+
 def _reason(error: DriverError) -> str:
-    """A short, bounded key for counting rejects: the message up to its first colon."""
-    return str(error).split(":", 1)[0][:60]
+    """A short, bounded key for counting rejects: the message up to its first colon, what it quotes left out.
+
+    Garbage varies without end; a key that quoted it would make one counter entry per garbage line.
+    """
+    return _QUOTED.sub("...", str(error)).split(":", 1)[0][:60]

@@ -106,7 +106,10 @@ class Poller:
         async with self._bus.lock:
             await asyncio.sleep(max(0.0, self._bus.free_at - time.monotonic()))
             try:
-                return await asyncio.wait_for(work(), self.settings.timeout_s)
+                # asyncio.timeout, not wait_for: on Python 3.11, wait_for returns the result of a read that ends
+                # just as the poller is cancelled, and the cancellation is lost (the poller never stops).
+                async with asyncio.timeout(self.settings.timeout_s):
+                    return await work()
             except TimeoutError:
                 raise DeviceTimeoutError(f"{self.bus}: no answer in {self.settings.timeout_s} s") from None
             finally:

@@ -80,6 +80,7 @@ class SerialGauge:
         self.max_line_bytes = max_line_bytes
         self.decoder = StreamDecoder(codec, max_line_bytes)
         self._port: serial.SerialBase | None = None
+        self._cut_short = False  # the last reply did not end: its rest may come late
 
     @property
     def is_open(self) -> bool:
@@ -108,10 +109,29 @@ class SerialGauge:
             raise DeviceConfigError(f"{self.settings.url}: protocol {self.codec.name} cannot be polled")
         port = self._opened()
         with self._guarded():
+            if self._cut_short:
+                self._wait_quiet(port)
             port.reset_input_buffer()  # a pushed value or a late reply must not answer this request
             port.write(self.codec.request)
+            self._cut_short = True
             line = self._read_reply(port)
+        self._cut_short = not line.endswith(self.codec.terminator)
         return self.codec.decode(self._complete(line))
+
+    def _wait_quiet(self, port: serial.SerialBase) -> None:
+        """Reads until the line is quiet for a tenth of the timeout (a whole timeout at most).
+
+        After a reply cut short (no answer in time, or over-long), its rest may still be on its way; flushed
+        but then arriving after the next request, it would be taken for that request's answer: the tail of
+        `+10.052` is `52`, a Sylvac value too.
+        """
+        port.timeout = self.settings.timeout_s / 10
+        try:
+            deadline = time.monotonic() + self.settings.timeout_s
+            while port.read(max(1, port.in_waiting)) and time.monotonic() < deadline:
+                pass
+        finally:
+            port.timeout = self.settings.timeout_s
 
     def _read_reply(self, port: serial.SerialBase) -> bytes:
         """Like read_until, but takes what is waiting in one read instead of one byte per system call.

@@ -161,7 +161,10 @@ class Runtime:
         pollers = []
         for device in self.core.config.devices:
             if isinstance(device, SerialGaugeDevice):
-                pollers.append(Poller(device.url, [self._gauge(device)], self._observe, self.settings))
+                # The poller's backstop must outlast the port's own timeout (a poll may wait it twice: the reply
+                # and its end): cut short, a read goes on in its thread and the frame it brings is lost.
+                settings = replace(self.settings, timeout_s=max(self.settings.timeout_s, 3 * device.timeout_s))
+                pollers.append(Poller(device.url, [self._gauge(device)], self._observe, settings))
             elif isinstance(device, ModbusPlcDevice):
                 plc = TriggeredPlc(device, self._queue_part)
                 self.plcs[device.id] = plc

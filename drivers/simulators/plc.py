@@ -41,7 +41,7 @@ class PlcSimulator:
         self.exception_code: int | None = None  # answer every request with this Modbus exception
         self.rejected: list[bool] = []  # the reject coil as it stood when each part left
         self.requests = 0
-        self.port = 0
+        self.host, self.port = "127.0.0.1", 0
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="plc-simulator", daemon=True)
 
@@ -51,6 +51,7 @@ class PlcSimulator:
 
     def start(self, host: str, port: int) -> PlcSimulator:
         self._thread.start()
+        self.host = host
         self.port = self._run(self.server.start(host, port))
         return self
 
@@ -95,6 +96,14 @@ class PlcSimulator:
     def silent(self, value: bool) -> None:
         """While set, the PLC receives requests and never answers."""
         self.server.silent = value
+
+    def power_off(self) -> None:
+        """The PLC is switched off: its connections end and its port refuses new ones; memory is kept."""
+        self._run(self.server.stop())
+
+    def power_on(self) -> None:
+        """The PLC serves again on the same port, as after a reboot."""
+        self._run(self.server.start(self.host, self.port))
 
     def disconnect(self) -> None:
         """Drops every client connection (a PLC reboot, a pulled cable); clients may connect again."""

@@ -121,6 +121,15 @@ def test_an_overlong_line_is_rejected_once_and_memory_stays_bounded():
     assert decoder.rejects == {"line longer than 32 bytes dropped": 1}
 
 
+def test_reject_reasons_stay_few_whatever_the_garbage():
+    """Found by tests/reliability/test_devices.py: each distinct garbage line used to be a reason of its own."""
+    decoder = StreamDecoder(PatternCodec(r"V(?P<value>.*)", unit="mm"))
+    for n in range(500):
+        list(decoder.feed(b"\x80" + str(n).encode() + b"'\"\r" + b"Vx" + str(n).encode() + b"\r"))
+    assert dict(decoder.rejects) == {"non-ASCII bytes in frame ...": 500,
+                                     "value ... is not a plain decimal number in ...": 500}
+
+
 @pytest.mark.parametrize("codec", [MitutoyoCodec(), SylvacCodec(), MtSicsCodec()], ids=lambda c: c.name)
 @given(data=st.binary(max_size=600), cuts=st.lists(st.integers(0, 600), max_size=10))
 def test_random_bytes_raise_nothing_and_decode_the_same_however_they_are_cut(codec, data, cuts):
@@ -164,3 +173,10 @@ def test_decoding_any_line_gives_a_frame_or_one_of_our_errors(codec, line):
     except DriverError:
         return
     assert isinstance(decoded, Frame) and decoded.value.is_finite()
+
+
+@pytest.mark.parametrize("line", [b"S S  10.168 g\x00\r\n", b"S S \x1b 10.168 g\r\n", b"S S 10.168 g\x7f\r\n"])
+def test_control_bytes_are_line_noise_not_part_of_a_unit(line):
+    """Found by tests/reliability/test_devices.py: a NUL after the unit was read as unit "g\\x00"."""
+    with pytest.raises(FrameError, match="control bytes"):
+        MtSicsCodec().decode(line)

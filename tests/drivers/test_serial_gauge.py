@@ -1,6 +1,8 @@
 """The pyserial gauge transport against the gauge simulator on a real pseudo-terminal."""
 
 import inspect
+import threading
+import time
 from decimal import Decimal
 
 import pytest
@@ -16,7 +18,7 @@ from drivers.base import (
 )
 from drivers.gauge_frames import Frame
 from drivers.serial_gauge import FOREIGN_ERRORS, build_gauge, translate
-from drivers.simulators.gauge import run_gauge_simulator
+from drivers.simulators.gauge import GaugeSimulator, run_gauge_simulator
 
 PROTOCOLS = ["mitutoyo", "sylvac", "mt-sics"]
 
@@ -184,3 +186,28 @@ def test_a_gauge_behind_a_serial_to_ethernet_converter_is_read_by_socket_url():
         gauge.close()
         thread.join(timeout=5)
         listener.close()
+
+
+class SlowGauge(GaugeSimulator):
+    """Answers each request 0.3 s late."""
+
+    def _answer(self, request: bytes) -> None:
+        time.sleep(0.3)
+        super()._answer(request)
+
+
+def test_the_late_rest_of_a_reply_cut_short_never_answers_the_next_request():
+    """Found by tests/reliability/test_devices.py: `+10.0` came in time, `52` CR after the timeout, and the next
+    poll took `52` for its answer (a Sylvac value too)."""
+    sim = SlowGauge("sylvac", ["10.052"])
+    gauge = build_gauge(sim.path, "sylvac", timeout_s=1.0)
+    try:
+        sim.fault = "silence"
+        with pytest.raises(DeviceTimeoutError):
+            gauge.poll()
+        sim.fault = None
+        threading.Timer(0.01, sim.send_raw, [b"52\r"]).start()  # the rest, late, as the next poll begins
+        assert gauge.poll().value == Decimal("10.052")
+    finally:
+        gauge.close()
+        sim.stop()

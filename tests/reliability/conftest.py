@@ -1,9 +1,10 @@
 """Fixtures of the hostile-input and access-control suites: the seeded store plus an admin and an auditor, and a
 "world" holding one of everything a route can name (a lot, a held lot and its hold, a gauge with a failed
-calibration), made once and copied for each test."""
+calibration), made once and copied for each test; and `log_count`, for the device fault suites."""
 
 from __future__ import annotations
 
+import logging
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from edge import auth
 from edge.config import LineConfig
 from edge.core import Core, open_core
 from tests.conftest import OPERATOR_PIN, SUPERVISOR_SECRET, TODAY
+from tests.reliability.devices import LogCount
 from ui.app import create_app
 
 INSPECTOR_PIN = "5150"
@@ -84,3 +86,21 @@ def world_core(config: LineConfig, world: World, tmp_path: Path) -> Iterator[Cor
 @pytest.fixture
 def world_app(world_core: Core) -> FastAPI:
     return create_app(world_core)
+
+
+@pytest.fixture
+def log_count() -> Iterator[LogCount]:
+    """Counts (and drops) what Lineside's loggers (and asyncio) log during a device fault test; INFO from drivers/."""
+    tally = LogCount()
+    lineside = [logging.getLogger(name) for name in list(logging.root.manager.loggerDict)
+                if name.split(".")[0] in ("drivers", "edge", "asyncio")]
+    levels = {name: logging.getLogger(name).level for name in ("drivers", "edge")}
+    logging.getLogger("drivers").setLevel(logging.INFO)
+    logging.getLogger("edge").setLevel(logging.WARNING)
+    for logger in lineside:
+        logger.addFilter(tally)
+    yield tally
+    for logger in lineside:
+        logger.removeFilter(tally)
+    for name, level in levels.items():
+        logging.getLogger(name).setLevel(level)
