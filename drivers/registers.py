@@ -330,18 +330,20 @@ def scan_values(
 
 
 @dataclass
-class RisingEdge:
-    """Fires once when a bit goes from off to on (a part arrives), not while it stays on.
+class Edge:
+    """Fires once when a bit goes from off to on (`rising`: a part arrives) or from on to off (`falling`: a part
+    leaves), not while it stays where it went.
 
     The first sample after start or `forget()` (a reconnect) only sets the state, unless `fire_on_first`:
     a part already present when the line comes up is not taken for a new one.
     """
 
+    falling: bool = False
     fire_on_first: bool = False
     _last: bool | None = field(default=None, repr=False)
 
     def update(self, value: bool | Decimal | int) -> bool:
-        now = bool(value)
+        now = bool(value) != self.falling  # the level the edge goes to
         previous, self._last = self._last, now
         if previous is None:
             return now and self.fire_on_first

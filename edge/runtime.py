@@ -21,7 +21,7 @@ from typing import Any
 
 from drivers.base import DriverError, Quality, Reading
 from drivers.poller import GaugeDevice, PlcDevice, Poller, PollerSettings
-from drivers.registers import RisingEdge, Tag
+from drivers.registers import Edge, Tag
 from edge import auth, stations
 from edge.config import Characteristic, LineConfig, ModbusPlcDevice, SerialGaugeDevice
 from edge.core import Core
@@ -77,7 +77,7 @@ class TriggeredPlc:
         self.client = build_plc_client(plc_url(config), plc_tags(config), device_id=config.unit_id,
                                        timeout_s=config.timeout_s)
         self.inner = PlcDevice(config.id, self.client)
-        self.edges = {t.name: RisingEdge() for t in config.tags if t.trigger == "rising"}
+        self.edges = {t.name: Edge(falling=t.trigger == "falling") for t in config.tags if t.trigger}
         self.on_part = on_part
 
     async def read(self) -> list[Reading]:

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from drivers.base import DeviceConfigError, FrameError
-from drivers.registers import Limits, RisingEdge, ScanDecoder, Tag, decode, encode, plan, scan_values
+from drivers.registers import Edge, Limits, ScanDecoder, Tag, decode, encode, plan, scan_values
 
 RANGES = {
     "int16": st.integers(-(2**15), 2**15 - 1),
@@ -195,12 +195,19 @@ def test_a_short_answer_is_a_frame_error():
     ],
 )
 def test_rising_edge_fires_once_per_part(samples, fire_on_first, fired):
-    edge = RisingEdge(fire_on_first=fire_on_first)
+    edge = Edge(fire_on_first=fire_on_first)
     assert [edge.update(sample) for sample in samples] == fired
 
 
+def test_falling_edge_fires_once_when_the_part_leaves():
+    edge = Edge(falling=True)
+    assert [edge.update(v) for v in (1, 1, 0, 0, 1, 0)] == [False, False, True, False, False, True]
+    edge.forget()
+    assert [edge.update(v) for v in (0, 1, 0)] == [False, False, True]  # already low after a reconnect: no part
+
+
 def test_after_a_reconnect_a_part_already_present_is_not_a_new_part():
-    edge = RisingEdge()
+    edge = Edge()
     assert [edge.update(v) for v in (0, 1)] == [False, True]
     edge.forget()
     assert [edge.update(v) for v in (1, 1, 0, 1)] == [False, False, False, True]

@@ -127,3 +127,29 @@ def test_plc_that_stops_answering_shows_down_and_recovers(cell):
     plc.silent = False
     wait_for(lambda: any(h["device"] == "plc" and h["state"] == "up" for h in runtime.health()), "plc back",
              limit_s=60)
+
+
+def test_a_falling_trigger_records_the_part_as_it_leaves(tmp_path):
+    gauge = run_gauge_simulator("mitutoyo", ["80.01"], unit="mm")
+    plc = run_plc_simulator()
+    config = line(gauge.path, int(plc.url.rsplit(":", 1)[1]))
+    config["devices"][1]["tags"][0]["trigger"] = "falling"
+    core = open_core(parse(config), tmp_path / "falling.db", migrate=True)
+    auth.add_user(core.store, "sue", "supervisor", SECRET)
+    sue = auth.authenticate(core.store, "sue", SECRET, station="cell-1")
+    plans.approve(core.store, core.config, sue, SECRET, "P", "1")
+    runtime = Runtime(core).start()
+    try:
+        lots.open_lot(core, sue, product="P", lot="LOT-F", quantity=100)
+        wait_for(lambda: up(runtime, "plc"), "plc read once")
+        plc.present_part({"diameter": "12.02"})
+        wait_for(lambda: runtime.states["plc"].live["part_present"]["value"] == "1", "the runtime saw the part")
+        assert measurements(core) == []  # arriving is not the edge
+        plc.remove_part()
+        wait_for(lambda: len(measurements(core)) == 1, "the part recorded as it left")
+        assert measurements(core)[0]["value"] == "12.020"
+    finally:
+        runtime.stop()
+        core.close()
+        gauge.stop()
+        plc.stop()

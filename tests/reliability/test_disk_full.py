@@ -12,8 +12,9 @@ by itself (its probe), the stations hear it, the banner clears, and ingest goes 
 
 Also: an ENOSPC in one group commit of several concurrent callers (each a multi-value batch) records none of
 them, not half of any; a PLC part on a full disk is not acknowledged (refused, reject coil written true), the
-device runtime staying alive; and a vision check whose image cannot be written is refused whole. The quick tests run in `make test`; `make test-long` repeats fill/free 20 times
-and writes its figures to var/reliability/disk-full.json. Skipped, saying why, where tmpfs cannot be mounted.
+device runtime staying alive; and a vision check whose image cannot be written is refused whole. The quick
+tests run in `make test`; `make test-long` repeats fill/free 20 times and writes its figures to
+var/reliability/disk-full.json. Skipped, saying why, where tmpfs cannot be mounted.
 """
 
 from __future__ import annotations
