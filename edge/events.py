@@ -73,6 +73,17 @@ class EventHub:
                     self.unsubscribe(subscription)
         return event
 
+    def recorded(self, results: list[dict[str, Any]], *, station: str | None, **who: Any) -> None:
+        """Tell the screens what a recording did: a `measurement` event per value, a `hold` event per hold placed.
+        Every path that records (a screen, the API, a device) tells them the same way."""
+        holds: set[str] = set()
+        for result in results:
+            self.publish("measurement", lot=result["lot"], characteristic=result["characteristic"],
+                         verdict=result["verdict"], lot_status=result["lot_status"], station=station, **who)
+            if result["hold"] and result["hold"] not in holds:
+                holds.add(result["hold"])
+                self.publish("hold", lot=result["lot"], hold=result["hold"], station=station, **who)
+
     def end_streams(self) -> None:
         """Finish every open stream now (a server waits for open responses before it stops); new ones may
         still subscribe."""

@@ -223,11 +223,7 @@ class Runtime:
             return True if isinstance(exc, StorageError) else None
         state.recorded += len(results)
         state.refusal_kind = ""  # recording again: the next refusal is news
-        for result in results:
-            self.hub.publish("measurement", lot=result["lot"], characteristic=result["characteristic"],
-                             verdict=result["verdict"], station=part.station, device=part.device)
-            if result["hold"]:
-                self.hub.publish("hold", lot=result["lot"], hold=result["hold"], station=part.station)
+        self.hub.recorded(results, station=part.station, device=part.device)
         return any(r["verdict"] == "fail" for r in results)
 
     @staticmethod

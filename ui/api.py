@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from edge import calibration, holds, lots, measurements, plans, stations, trace
 from edge.errors import ConflictError
 from ui.deps import ActorDep, CoreDep
+from ui.web import hub_of
 
 router = APIRouter(prefix="/api/v1")
 
@@ -86,9 +87,11 @@ def list_plans(core: CoreDep, actor: ActorDep) -> list[dict[str, Any]]:
 
 
 @router.post("/lots", status_code=201, tags=["lots"])
-def open_lot(body: LotOpen, core: CoreDep, actor: ActorDep) -> dict[str, Any]:
-    return lots.open_lot(core, actor, product=body.product, lot=body.lot, quantity=body.quantity,
-                         supplier=body.supplier, barcode=body.barcode)
+def open_lot(request: Request, body: LotOpen, core: CoreDep, actor: ActorDep) -> dict[str, Any]:
+    opened = lots.open_lot(core, actor, product=body.product, lot=body.lot, quantity=body.quantity,
+                           supplier=body.supplier, barcode=body.barcode)
+    hub_of(request).publish("lot", lot=opened["lot_number"], status=opened["status"], station=actor.station)
+    return opened
 
 
 @router.get("/lots/{lot}", tags=["lots"])
@@ -97,9 +100,11 @@ def get_lot(lot: str, core: CoreDep, actor: ActorDep) -> dict[str, Any]:
 
 
 @router.post("/lots/{lot}/measurements", status_code=201, tags=["lots"])
-def record(lot: str, body: MeasurementIn, core: CoreDep, actor: ActorDep) -> dict[str, Any]:
+def record(request: Request, lot: str, body: MeasurementIn, core: CoreDep, actor: ActorDep) -> dict[str, Any]:
     given = measurements.MeasurementInput(**body.model_dump())
-    return measurements.record_measurement(core, actor, lot, given)
+    result = measurements.record_measurement(core, actor, lot, given)
+    hub_of(request).recorded([result], station=actor.station, device=given.device)
+    return result
 
 
 class MeasurementsIn(Body):
@@ -107,15 +112,20 @@ class MeasurementsIn(Body):
 
 
 @router.post("/lots/{lot}/measurements/batch", status_code=201, tags=["lots"])
-def record_batch(lot: str, body: MeasurementsIn, core: CoreDep, actor: ActorDep) -> list[dict[str, Any]]:
+def record_batch(request: Request, lot: str, body: MeasurementsIn, core: CoreDep,
+                 actor: ActorDep) -> list[dict[str, Any]]:
     """Several values of one lot in one transaction (a device's scan): all are recorded, or none."""
     given = [measurements.MeasurementInput(**item.model_dump()) for item in body.measurements]
-    return measurements.record_measurements(core, actor, lot, given)
+    results = measurements.record_measurements(core, actor, lot, given)
+    hub_of(request).recorded(results, station=actor.station, device=given[0].device)
+    return results
 
 
 @router.post("/lots/{lot}/release", tags=["lots"])
-def release(lot: str, body: Signature, core: CoreDep, actor: ActorDep) -> dict[str, Any]:
-    return lots.release_lot(core, actor, lot, body.secret, body.meaning)
+def release(request: Request, lot: str, body: Signature, core: CoreDep, actor: ActorDep) -> dict[str, Any]:
+    released = lots.release_lot(core, actor, lot, body.secret, body.meaning)
+    hub_of(request).publish("lot", lot=lot, status=released["status"])
+    return released
 
 
 @router.get("/nonconformities", tags=["holds"])

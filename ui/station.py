@@ -77,11 +77,7 @@ def _measure(request: Request, session: sessions.Session, lot: str, characterist
     given = measurements.MeasurementInput(characteristic=characteristic, value=value.strip(),
                                           key=entry or None)
     result = measurements.record_measurement(core_of(request), session.actor, lot, given)
-    hub = hub_of(request)
-    hub.publish("measurement", lot=lot, characteristic=characteristic, verdict=result["verdict"],
-                station=session.actor.station, lot_status=result["lot_status"], by=session.uid[:8])
-    if result["hold"]:
-        hub.publish("hold", lot=lot, hold=result["hold"], station=session.actor.station, by=session.uid[:8])
+    hub_of(request).recorded([result], station=session.actor.station, by=session.uid[:8])
     return result
 
 

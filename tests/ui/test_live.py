@@ -7,6 +7,7 @@ from contextlib import closing
 
 import httpx
 
+from edge import auth
 from tests.conftest import OPERATOR_PIN
 from tests.ui.conftest import LiveServer, csrf_in
 
@@ -74,3 +75,26 @@ def test_a_stream_the_browser_closes_is_unsubscribed_at_once(live_server: LiveSe
         while hub.subscribers and time.monotonic() < deadline:
             time.sleep(0.02)
     assert hub.subscribers == 0
+
+
+def test_values_recorded_through_the_api_reach_the_stations_streams(live_server: LiveServer) -> None:
+    core = live_server.app.state.core
+    api = {"Authorization": f"Bearer {auth.create_token(core.store, 'olly')}", "X-Lineside-Station": "op-10"}
+    with closing(signed_in_client(live_server)) as client, client.stream("GET", "/events") as stream:
+        lines = stream.iter_lines()
+        next(lines)
+        opened = client.post("/api/v1/lots", json={"product": "BRK-100", "lot": "API-1", "quantity": 9}, headers=api)
+        assert opened.status_code == 201, opened.text
+        batch = client.post("/api/v1/lots/API-1/measurements/batch", headers=api, json={"measurements": [
+            {"characteristic": "bore-dia", "value": "12.5", "device": "bench-pc"},
+            {"characteristic": "bore-dia", "value": "12.6", "device": "bench-pc"}]})
+        assert batch.status_code == 201, batch.text
+        events = []
+        for line in lines:
+            if line.startswith("event: "):
+                events.append(line.removeprefix("event: "))
+            elif line.startswith("data: ") and events[-1] == "measurement":
+                assert '"station": "op-10"' in line and '"device": "bench-pc"' in line and '"lot": "API-1"' in line
+            if events.count("measurement") == 2:
+                break
+    assert events == ["lot", "measurement", "hold", "measurement"]  # one hold event: both values are under it
