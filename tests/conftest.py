@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,17 @@ EXAMPLE = ROOT / "examples" / "line.toml"
 TODAY = dt.date(2026, 12, 1)
 SUPERVISOR_SECRET = "correct horse battery"
 OPERATOR_PIN = "4711"
+
+
+def wait_for(condition: Callable[[], object], what: str, limit_s: float = 30.0) -> float:
+    """A bounded wait for a state (not a timing assertion): fails only if the state never comes; returns the
+    seconds it took, for the figures."""
+    began = time.monotonic()
+    while not condition():
+        if time.monotonic() - began > limit_s:
+            pytest.fail(f"never happened: {what}")
+        time.sleep(0.002)
+    return time.monotonic() - began
 
 
 @pytest.fixture(scope="session")

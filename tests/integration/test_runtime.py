@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-
 import pytest
 
 from drivers.simulators.gauge import run_gauge_simulator
@@ -13,17 +10,9 @@ from edge import auth, holds, lots, plans
 from edge.config import parse
 from edge.core import open_core
 from edge.runtime import Runtime
+from tests.conftest import wait_for
 
 SECRET = "runtime-secret"
-
-
-def wait_for(condition: Callable[[], object], what: str, limit_s: float = 20.0) -> None:
-    """A bounded wait for a state (not a timing assertion): fails only if the state never comes."""
-    deadline = time.monotonic() + limit_s
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"never happened: {what}")
-        time.sleep(0.02)
 
 
 def line(gauge_path: str, plc_port: int) -> dict:

@@ -8,13 +8,9 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from drivers.poller import PollerSettings
 from edge import auth, lots, plans
@@ -28,15 +24,6 @@ FIGURES = Path(__file__).resolve().parents[2] / "var" / "reliability" / "device-
 SETTINGS = PollerSettings(interval_s=0.1, timeout_s=2.0, stale_after_s=1.0, backoff_initial_s=0.01,
                           backoff_max_s=0.05)
 MANY = 1_000_000  # sample size and lot quantity: the plan never completes during a run
-
-
-def wait_for(condition: Callable[[], object], what: str, limit_s: float = 20.0) -> None:
-    """A bounded wait for a state (not a timing assertion): fails only if the state never comes."""
-    deadline = time.monotonic() + limit_s
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"never happened: {what}")
-        time.sleep(0.002)
 
 
 def report(name: str, figures: dict[str, Any]) -> None:

@@ -28,6 +28,7 @@ from drivers.simulators.plc import PlcSimulator, run_plc_simulator
 from edge.config import ModbusPlcDevice
 from edge.core import Core
 from edge.runtime import Runtime, plc_tags
+from tests.conftest import wait_for
 from tests.reliability.devices import (
     MANY,
     SETTINGS,
@@ -38,7 +39,6 @@ from tests.reliability.devices import (
     percentile,
     recorded,
     report,
-    wait_for,
 )
 from tests.reliability.loopback import Cable, Probe, Sample, fd_kinds
 

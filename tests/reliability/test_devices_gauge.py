@@ -28,6 +28,7 @@ from drivers.serial_gauge import build_gauge
 from drivers.simulators.gauge import REQUESTS, GaugeSimulator, frame, run_gauge_simulator
 from edge.core import Core
 from edge.runtime import Runtime
+from tests.conftest import wait_for
 from tests.reliability.devices import (
     MANY,
     SETTINGS,
@@ -37,7 +38,6 @@ from tests.reliability.devices import (
     open_cell,
     recorded,
     report,
-    wait_for,
 )
 from tests.reliability.loopback import Probe
 

@@ -29,7 +29,7 @@ import sqlite3
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +41,7 @@ from edge.config import LineConfig
 from edge.core import Core, open_core
 from edge.errors import StorageFullError
 from edge.measurements import MeasurementInput, record_measurement, record_measurements
-from tests.conftest import OPERATOR_PIN, ROOT, TODAY
+from tests.conftest import OPERATOR_PIN, ROOT, TODAY, wait_for
 from tests.ui.conftest import LiveServer, csrf_in
 from ui.app import create_app
 
@@ -230,16 +230,6 @@ class Station:
 
     def close(self) -> None:
         self.client.close()
-
-
-def wait_for(condition: Callable[[], object], what: str, limit_s: float = 30.0) -> float:
-    """A bounded wait for a state (not a timing assertion); returns the seconds it took."""
-    began = time.monotonic()
-    while not condition():
-        if time.monotonic() - began > limit_s:
-            pytest.fail(f"never happened: {what}")
-        time.sleep(0.005)
-    return time.monotonic() - began
 
 
 def banner(html: str) -> str:
