@@ -127,15 +127,26 @@ class Poller:
         """One read of `device`; returns how long to wait before the next one."""
         try:
             readings = await self.transaction(device.read)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is None or task.cancelling():
+                raise  # the poller is being stopped
+            # A library's own future cancelled under the read (a connection dropped mid-request): a failed read,
+            # not the end of this device's loop, which would otherwise end quietly and never poll again.
+            return await self._failure(device, DriverError(f"{device.source}: the request was cancelled by the "
+                                                           "driver (connection lost mid-request)"))
         except Exception as error:  # a bug in one device must not stop the others on the bus
             if not isinstance(error, DriverError):
                 log.exception("%s: %s raised an unexpected error", self.bus, device.source)
                 error = DriverError(f"{device.source}: unexpected {type(error).__name__}: {error}")
-            device.close()
-            await self._failed(device.source, error)
-            return self._backoff(self.health[device.source].failures)
+            return await self._failure(device, error)
         await self._succeeded(device.source, readings)  # type: ignore[arg-type]
         return self.settings.interval_s
+
+    async def _failure(self, device: Device, error: DriverError) -> float:
+        device.close()
+        await self._failed(device.source, error)
+        return self._backoff(self.health[device.source].failures)
 
     async def _succeeded(self, source: str, readings: list[Reading]) -> None:
         health = self.health[source]

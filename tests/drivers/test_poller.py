@@ -236,6 +236,29 @@ def test_a_device_that_raises_a_foreign_exception_is_a_failed_device_not_a_dead_
     assert not health.up and "unexpected KeyError" in health.last_error and broken.closed >= 1
 
 
+def test_a_request_cancelled_under_the_read_is_a_failed_read_and_the_device_is_polled_again():
+    """A library that cancels its own future when the connection drops leaks CancelledError into the read; the
+    device's loop must not end quietly on it (it did: the poller then never read that device again)."""
+
+    class DroppedOnce(CountingDevice):
+        async def read(self):
+            if not self.closed:
+                raise asyncio.CancelledError()
+            return await super().read()
+
+    log: list[tuple[str, str, float]] = []
+    device = DroppedOnce("plc", log)
+    queue: asyncio.Queue[Reading] = asyncio.Queue()
+    poller = Poller("bus", [device], queue, FAST)
+
+    async def scenario():
+        return await queue.get()
+
+    reading = asyncio.run(running(poller, scenario))
+    assert reading.source == "plc" and reading.quality is Quality.GOOD and device.closed >= 1
+    assert poller.health["plc"].up
+
+
 @pytest.mark.timeout(60)
 def test_values_of_a_down_device_turn_bad_on_time_not_at_the_next_retry(plc):
     settings = PollerSettings(interval_s=0.02, stale_after_s=1.0, backoff_initial_s=1000, backoff_max_s=1000)
