@@ -41,8 +41,12 @@ def parse_label(text: str, separator_substitute: str | None = None) -> Label:
         result = biip.parse(text, config=config)
     except biip.ParseError as exc:
         raise InvalidInputError(f"barcode {text[:60]!r} is not a GS1 label: {exc}") from None
+    except IndexError:  # biip 5.2 reads past the end of a symbology identifier with nothing after it ("]C1")
+        raise InvalidInputError(f"barcode {text[:60]!r} is not a GS1 label: no data after its symbology "
+                                "identifier") from None
     if result.gs1_message is None:
-        raise InvalidInputError(f"barcode {text[:60]!r} is not a GS1 label: {result.gs1_message_error}")
+        reason = result.gs1_message_error or "it holds no GS1 element strings"
+        raise InvalidInputError(f"barcode {text[:60]!r} is not a GS1 label: {reason}")
     if GROUP_SEPARATOR not in text and not (separator_substitute and separator_substitute in text):
         _refuse_if_ambiguous(result.gs1_message)
     return _label(result.gs1_message)

@@ -15,7 +15,7 @@ import enum
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from inspection.vision.errors import SpecError
@@ -151,7 +151,8 @@ class CodeParams:
 
     def __post_init__(self) -> None:
         _require(self.symbology in SYMBOLOGIES, "symbology", f"must be one of {', '.join(SYMBOLOGIES)}")
-        ok = all(k.isdigit() and 2 <= len(k) <= 4 for k in self.expected_ai)
+        _require(isinstance(self.expected_ai, Mapping), "expected_ai", "must be a table of AI = text")
+        ok = all(isinstance(k, str) and k.isdigit() and 2 <= len(k) <= 4 for k in self.expected_ai)
         _require(ok, "expected_ai", "keys must be GS1 application identifiers of 2 to 4 digits")
 
 
@@ -220,11 +221,13 @@ def spec_from_mapping(entry: Mapping[str, Any]) -> CheckSpec:
         )
     except SpecError as exc:
         raise SpecError(f"check {name!r}: {exc}") from None
-    except (KeyError, TypeError, ValueError, InvalidOperation) as exc:
+    except (KeyError, TypeError, ValueError, ArithmeticError) as exc:  # ArithmeticError: int(inf), Decimal("x")
         raise SpecError(f"check {name!r}: {type(exc).__name__}: {exc}") from None
 
 
 def _params(tool: Tool, raw: Mapping[str, Any]) -> ToolParams:
+    if not isinstance(raw, Mapping):
+        raise SpecError(f"params must be a table of the tool's settings, not {raw!r:.40}")
     cls = PARAMS_BY_TOOL[tool]
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(raw) - known)
