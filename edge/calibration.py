@@ -32,7 +32,10 @@ def _moment(raw: str | dt.date | dt.datetime, field: str) -> tuple[str, dt.date]
     if isinstance(raw, dt.datetime):
         if raw.tzinfo is None:
             raise InvalidInputError(f"{field} needs its UTC offset (for example 2026-11-02T09:30:00Z)")
-        utc = raw.astimezone(dt.UTC)
+        try:
+            utc = raw.astimezone(dt.UTC)
+        except OverflowError:  # 0001-01-01T00:30+01:00 falls before year 1 once in UTC
+            raise InvalidInputError(f"{field} {raw.isoformat()} is out of range once in UTC") from None
         return utc.isoformat(timespec="microseconds").replace("+00:00", "Z"), utc.date()
     return raw.isoformat(), raw
 

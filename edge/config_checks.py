@@ -91,7 +91,7 @@ def _plc_problems(device: dict[str, Any]) -> Iterator[str]:
     from drivers.registers import Tag
 
     where = f"devices[{device.get('id')}]"
-    tags = {t.get("name"): t for t in _entries(device, "tags")}
+    tags = {t["name"]: t for t in _entries(device, "tags") if isinstance(t.get("name"), str)}  # others: pydantic's
     for name, tag in tags.items():
         try:
             Tag(str(name), tag.get("table"), int(tag.get("address", 0)), tag.get("type", "uint16"),
@@ -100,7 +100,8 @@ def _plc_problems(device: dict[str, Any]) -> Iterator[str]:
         except (DeviceConfigError, TypeError, ValueError, ArithmeticError) as exc:
             yield f"{where}.tags[{name}]: {exc}"
     reject = device.get("reject_tag")
-    if reject is not None and (reject not in tags or tags[reject].get("table") != "coil"):
+    coils = {name for name, tag in tags.items() if tag.get("table") == "coil"}
+    if reject is not None and (not isinstance(reject, str) or reject not in coils):
         yield f"{where}.reject_tag: {reject!r} must name one of this device's coil tags"
 
 
@@ -155,7 +156,8 @@ def _characteristic_problems(raw: Any, characteristic: dict[str, Any], at: str) 
         yield f"{where}.device: method 'vision' needs a camera, and {device_id!r} is a {device.get('kind')}"
     tags = _entries(device, "tags")
     tag = characteristic.get("tag")
-    if tag is not None and tag not in {t.get("name") for t in tags}:
+    names = {t["name"] for t in tags if isinstance(t.get("name"), str)}
+    if tag is not None and (not isinstance(tag, str) or tag not in names):
         yield f"{where}.tag: device {device_id!r} has no tag {tag!r}"
     if characteristic.get("method") == "plc" and not any(t.get("trigger") for t in tags):
         yield f"{where}.device: PLC {device_id!r} has no trigger tag to say when a part's values are taken"

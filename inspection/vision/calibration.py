@@ -8,6 +8,7 @@ call OpenCV except through `edge`.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -60,10 +61,11 @@ def require_fresh(calibration: Calibration | None, now: datetime, max_age_days: 
 def from_target(image: np.ndarray, roi: Roi, caliper: CaliperParams, target_mm: float,
                 at: datetime) -> Calibration:
     """Measure a target of `target_mm` with the caliper in the ROI and derive px_per_mm from it."""
-    if not target_mm > 0:
-        raise SpecError(f"calibration target size must be > 0 mm, not {target_mm}")
+    if not 0 < target_mm < math.inf:
+        raise SpecError(f"calibration target size must be a finite number > 0 mm, not {target_mm}")
     grey = opencv.grey(frame.crop(frame.validate(image), roi))
     line = ((caliper.x0_px, caliper.y0_px), (caliper.x1_px, caliper.y1_px))
+    edge.check_inside(grey, *line)
     first, last = edge.outer_pair(edge.profile(grey, *line, caliper.band_px), caliper.min_contrast)
     measured_px = last.at_px - first.at_px
     return Calibration(measured_px / target_mm, at, target_mm, measured_px)

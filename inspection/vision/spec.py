@@ -85,6 +85,8 @@ class CaliperParams:
     min_contrast: float = 20.0  # grey levels per pixel of gradient that count as an edge
 
     def __post_init__(self) -> None:
+        ends = (self.x0_px, self.y0_px, self.x1_px, self.y1_px)
+        _require(all(math.isfinite(v) for v in ends), "x0_px..y1_px", "must be finite numbers")
         length = math.hypot(self.x1_px - self.x0_px, self.y1_px - self.y0_px)
         _require(length >= 3, "x0_px..y1_px", "caliper line must be at least 3 px long")
         _require(self.band_px >= 1, "band_px", "must be >= 1")

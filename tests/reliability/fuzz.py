@@ -7,7 +7,7 @@ sees the same inputs every run) and `slow` (SLOW_FACTOR x n, random each run, `m
 
 from __future__ import annotations
 
-import functools
+import inspect
 import json
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -29,20 +29,29 @@ REPORT = Path(__file__).resolve().parents[2] / "var" / "reliability" / "parsers.
 NEAR = "0123456789+-.,eE ()[]{}\r\n\t\x00\x1d|:;=_/\\\"'é١\uff11\u00a0∞NnaIifx"
 
 
-def fuzz(examples: int, **strategies: st.SearchStrategy[Any]) -> Callable[[Callable[..., None]], Any]:
+def fuzz(examples: int, *, fixtures: tuple[str, ...] = (), **strategies: st.SearchStrategy[Any]
+         ) -> Callable[[Callable[..., None]], Any]:
+    """The property gets the drawn values, and the pytest `fixtures` it names (made once for all its examples)."""
     def decorate(prop: Callable[..., None]) -> Any:
-        @functools.wraps(prop)
-        def counted(*args: Any, **kwargs: Any) -> None:
-            CALLS[(prop.__name__, counted.budget)] += 1  # type: ignore[attr-defined]
+        given_at: dict[str, Any] = {}
+
+        def counted(*args: Any, **drawn: Any) -> None:
+            drawn.update(zip(drawn_names, args, strict=False))  # hypothesis passes them by position
+            CALLS[(prop.__name__, given_at["budget"])] += 1
             try:
-                prop(*args, **kwargs)
+                prop(**given_at["fixtures"], **drawn)
             except Exception as error:  # hypothesis 6.170 prints `name=,` for these calls: say what went in
-                error.add_note(f"input: {kwargs!r}")
+                error.add_note(f"input: {drawn!r}")
                 raise
 
-        def test(budget: str) -> None:
+        signature = inspect.signature(prop)
+        drawn_names = [name for name in signature.parameters if name not in fixtures]
+        counted.__signature__ = signature.replace(  # type: ignore[attr-defined]
+            parameters=[signature.parameters[name] for name in drawn_names])
+
+        def test(budget: str, **named: Any) -> None:
             quick = budget == "quick"
-            counted.budget = budget  # type: ignore[attr-defined]
+            given_at.update(budget=budget, fixtures=named)
             run = settings(max_examples=examples if quick else examples * SLOW_FACTOR, derandomize=quick,
                            database=None, deadline=None, print_blob=True,
                            suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
@@ -50,6 +59,8 @@ def fuzz(examples: int, **strategies: st.SearchStrategy[Any]) -> Callable[[Calla
             run()
 
         test.__name__, test.__doc__ = prop.__name__, prop.__doc__
+        test.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+            [inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD) for name in ("budget", *fixtures)])
         return pytest.mark.parametrize("budget", BUDGETS)(test)
 
     return decorate
