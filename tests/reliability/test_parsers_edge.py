@@ -12,6 +12,8 @@ import gzip
 import json
 import re
 import tomllib
+from decimal import Decimal
+from urllib.parse import quote
 
 import pytest
 from hypothesis import strategies as st
@@ -24,10 +26,16 @@ from edge.camera_calibration import calibrate_image
 from edge.cli import CommandError, _numbers
 from edge.config import ConfigError, LineConfig, load, parse
 from edge.errors import InvalidInputError
+from edge.labels import parse_label
+from inspection.tolerance import BadValueError, Tolerance
+from inspection.units import UnitError, check_unit, convert
+from inspection.vision.errors import SpecError
+from inspection.vision.spec import spec_from_mapping
 from sync import wire
 from sync.receiver import records
 from tests.conftest import EXAMPLE, SUPERVISOR_SECRET
 from tests.reliability.fuzz import JSONISH, NEAR, SCALARS, fuzz, mutated, write_report
+from tests.reliability.test_access_matrix import _session
 from ui.station import _quantity
 from ui.tags import LabelPrinterError, printer_address
 
@@ -362,3 +370,88 @@ def test_a_plc_address_is_read_or_refused_with_a_config_error_naming_it(url):
             read(url)
         except DeviceConfigError as error:
             assert repr(url) in str(error)
+
+
+# --- the screens' forms and query parameters, through the real app ----------------------------------------------
+
+@pytest.fixture
+def supervisor_client(world_app):
+    client, csrf = _session(world_app, "supervisor")
+    with client:
+        yield client, csrf
+
+
+_LOTS = mutated(["L-OPEN", "L-HELD", "L-NEW-1"], NEAR + "%/?#&<>") | st.text(max_size=70)
+_FORMS = st.one_of(
+    st.tuples(st.just("GET /station"), st.fixed_dictionaries({"lot": _LOTS})),
+    st.tuples(st.just("GET /inspect"), st.fixed_dictionaries({"lot": _LOTS})),
+    st.tuples(st.just("GET /holds/"), st.fixed_dictionaries({"hold": _LOTS})),
+    st.tuples(st.just("GET /spc/"), st.fixed_dictionaries({"product": mutated(["BRK-100"]),
+                                                         "characteristic": mutated(["bore-dia", "mass"])})),
+    st.tuples(st.just("POST /station/lots"), st.fixed_dictionaries({
+        "product": mutated(["BRK-100", "BLT-M8"]), "lot": _LOTS, "quantity": mutated(["200", "1"]) | _TEXT})),
+    st.tuples(st.just("POST /lots/measurements"), st.fixed_dictionaries({
+        "lot": _LOTS, "characteristic": mutated(["bore-dia", "burr-free"]), "value": mutated(_KEYPAD) | _TEXT,
+        "entry": _TEXT, "view": st.sampled_from(["station", "inspect", "x"])})),
+    st.tuples(st.just("POST /inspect/scan"), st.fixed_dictionaries({
+        "barcode": mutated(["(01)09506000134352(10)L-SCAN(37)10", "]C10109506000134352" + "10L-S|37500"]) | _TEXT,
+        "quantity": mutated(["10"]) | _TEXT})))
+
+
+@fuzz(60, fixtures=("supervisor_client",), form=_FORMS)
+def test_any_form_or_query_gets_a_page_or_a_named_refusal_never_a_500(supervisor_client, form):
+    """The keypad's value, a typed lot number and quantity, a scanned barcode, the lot in a URL: a page (200, or a
+    redirect after a recorded value) or a refusal (4xx) that says why. The test client re-raises any crash."""
+    client, csrf = supervisor_client
+    route, fields = form
+    if route == "GET /holds/":
+        response = client.get(f"/holds/{quote(fields['hold'], safe='')}")
+    elif route == "GET /spc/":
+        response = client.get(f"/spc/{quote(fields['product'], safe='')}/{quote(fields['characteristic'], safe='')}")
+    elif route.startswith("GET"):
+        response = client.get(route.split()[1], params=fields)
+    elif route == "POST /lots/measurements":
+        lot = quote(fields.pop("lot"), safe="")
+        response = client.post(f"/lots/{lot}/measurements", data={**fields, "csrf": csrf}, follow_redirects=False)
+    else:
+        response = client.post(route.split()[1], data={**fields, "csrf": csrf}, follow_redirects=False)
+    assert response.status_code < 500, response.text[:300]
+    if 400 <= response.status_code < 500 and route.startswith("POST") and response.status_code != 404:
+        assert "error" in response.text.lower() or "alert" in response.text.lower(), response.text[:300]
+
+
+def test_the_inputs_that_crashed_a_parser_are_refused_by_name():
+    """Each finding of these properties (docs/reliability.md), kept as a plain example."""
+    refusals = [
+        (lambda: parse_label("]"), InvalidInputError, "no data after its symbology identifier"),
+        (lambda: parse_label("]C1"), InvalidInputError, "holds no GS1 element strings"),
+        (lambda: check_unit(")"), UnitError, "unknown unit"),
+        (lambda: check_unit("kg/'0e3"), UnitError, "unknown unit"),
+        (lambda: convert(Decimal("1E+999999"), "ft", "um"), UnitError, "out of range"),
+        (lambda: Tolerance(Decimal("0.001")).evaluate(Decimal("1e25")), BadValueError, "too many digits"),
+        (lambda: spec_from_mapping({"characteristic": "c", "tool": "rect", "roi": [0, 0, 9, 9], "params": []}),
+         SpecError, "params must be a table"),
+        (lambda: spec_from_mapping({"characteristic": "c", "tool": "code", "roi": [0, 0, 9, 9],
+                                    "params": {"expected_ai": [1]}}), SpecError, "expected_ai"),
+        (lambda: spec_from_mapping({"characteristic": "c", "tool": "blob", "roi": [0, 0, 9, 9], "params": {},
+                                    "blur_px": float("inf")}), SpecError, "OverflowError"),
+        (lambda: wire.decode_batch(_VALID_BODY[:10] + b"\xff\xff\xff" + _VALID_BODY[13:], "gzip"), wire.WireError,
+         "not gzip-compressed JSON"),
+        (lambda: wire.decode_batch(b"[" * 100_000, None), wire.WireError, "not JSON"),
+        (lambda: wire.decode_batch(b"9" * 5000, None), wire.WireError, "not JSON"),
+        (lambda: wire.verify(SECRET, "POST", "/", {**wire.sign(SECRET, "POST", "/", STATION, b"", now_s=NOW),
+                                                   wire.H_SIGNATURE: "v1=\xe9"}, b"", now_s=NOW),
+         wire.SignatureError, "bad signature"),
+        (lambda: wire.verify(SECRET, "POST", "/", {**wire.sign(SECRET, "POST", "/", STATION, b"", now_s=NOW),
+                                                   wire.H_TIMESTAMP: "9" * 400}, b"", now_s=NOW),
+         wire.SignatureError, "whole seconds"),
+    ]
+    for call, error, words in refusals:
+        with pytest.raises(error, match=re.escape(words)):
+            call()
+    for spoiled in ({**_record(1), "key": [1]}, {**_record(1), "payload": "[" * 100_000},
+                    {**_record(1), "payload": '{"uid": "u1", "n": ' + "9" * 5000 + "}"},
+                    _record(1, recorded_at="0001-01-01T00:00:00+01:00")):
+        assert len(records.check(STATION, [spoiled]).rejected) == 1
+    problems = _problems_of(_edited(RAW, ("devices", 2, "reject_tag"), "replace", {"x": 1}))
+    assert any(p.startswith("devices[plc-op20].reject_tag: ") for p in problems or [])
