@@ -45,8 +45,7 @@ def record_calibration(core: Core, actor: auth.Actor, camera_id: str, calibratio
     device = next((d for d in core.config.devices if d.id == camera_id and isinstance(d, CameraDevice)), None)
     if device is None:
         raise NotFoundError(f"unknown camera {camera_id[:64]!r}")
-    # Significant digits, not a fixed 6 decimals: a 100 px target stated as 6.4e8 mm gave 1.5e-7, recorded as 0.
-    record = {"uid": new_uid(), "camera": camera_id, "px_per_mm": f"{calibration.px_per_mm:.9g}",
+    record = {"uid": new_uid(), "camera": camera_id, "px_per_mm": _scale_text(calibration.px_per_mm),
               "target_mm": repr(calibration.target_mm), "measured_px": f"{calibration.measured_px:.4f}",
               "calibrated_at": calibration.calibrated_at.astimezone(UTC).isoformat(timespec="microseconds")
               .replace("+00:00", "Z"), "actor": actor.name,
@@ -58,6 +57,12 @@ def record_calibration(core: Core, actor: auth.Actor, camera_id: str, calibratio
         return record
 
     return core.store.write(job)
+
+
+def _scale_text(px_per_mm: float) -> str:
+    """Six decimals, or six significant digits below 0.1 px/mm: a 100 px target stated as 6.4e8 mm gives 1.5e-7,
+    which six decimals would record as 0."""
+    return f"{px_per_mm:.6f}" if px_per_mm >= 0.1 else f"{px_per_mm:.6g}"
 
 
 def calibrate_image(core: Core, actor: auth.Actor, camera_id: str, image: Any, roi: Sequence[int],
