@@ -101,8 +101,9 @@ def _problems_of(raw: object) -> list[str] | None:
     return None
 
 
+_CRON = mutated(["0 2 * * *", "0 2 31 2 *", "@yearly", "*/15 6-18 * * 1-5"], NEAR + "*/-,@LW#?")
 _EDITS = st.tuples(st.sampled_from(PATHS), st.sampled_from(["replace", "delete", "unknown key", "repeat"]),
-                   TOML_VALUES | JSONISH)
+                   TOML_VALUES | JSONISH | _CRON)
 
 
 @fuzz(80, edits=st.lists(_EDITS, min_size=1, max_size=3))
@@ -455,3 +456,5 @@ def test_the_inputs_that_crashed_a_parser_are_refused_by_name():
         assert len(records.check(STATION, [spoiled]).rejected) == 1
     problems = _problems_of(_edited(RAW, ("devices", 2, "reject_tag"), "replace", {"x": 1}))
     assert any(p.startswith("devices[plc-op20].reject_tag: ") for p in problems or [])
+    never = _problems_of(_edited(RAW, ("sync", "schedule"), "replace", "0 2 31 2 *"))
+    assert never == ["sync: schedule '0 2 31 2 *' names no time that ever comes (such as 31 February)"]
