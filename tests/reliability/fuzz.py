@@ -41,7 +41,7 @@ def fuzz(examples: int, *, fixtures: tuple[str, ...] = (), **strategies: st.Sear
             try:
                 prop(**given_at["fixtures"], **drawn)
             except Exception as error:  # hypothesis 6.170 prints `name=,` for these calls: say what went in
-                error.add_note(f"input: {drawn!r}")
+                error.add_note(f"input: {drawn!r:.3000}")
                 raise
 
         signature = inspect.signature(prop)

@@ -15,6 +15,7 @@ import tomllib
 from decimal import Decimal
 from urllib.parse import quote
 
+import httpx
 import pytest
 from hypothesis import strategies as st
 
@@ -27,15 +28,18 @@ from edge.cli import CommandError, _numbers
 from edge.config import ConfigError, LineConfig, load, parse
 from edge.errors import InvalidInputError
 from edge.labels import parse_label
+from edge.store import new_uid
 from inspection.tolerance import BadValueError, Tolerance
 from inspection.units import UnitError, check_unit, convert
 from inspection.vision.errors import SpecError
 from inspection.vision.spec import spec_from_mapping
 from sync import wire
+from sync.client import SyncClient
 from sync.receiver import records
 from tests.conftest import EXAMPLE, SUPERVISOR_SECRET
 from tests.reliability.fuzz import JSONISH, NEAR, SCALARS, fuzz, mutated, write_report
 from tests.reliability.test_access_matrix import _session
+from tests.sync.conftest import settings as sync_settings
 from ui.station import _quantity
 from ui.tags import LabelPrinterError, printer_address
 
@@ -371,6 +375,48 @@ def test_a_plc_address_is_read_or_refused_with_a_config_error_naming_it(url):
             read(url)
         except DeviceConfigError as error:
             assert repr(url) in str(error)
+
+
+# --- HQ's answers, as the edge reads them (sync/client.py) -----------------------------------------------------
+
+def _answer(status: int, body: object) -> httpx.Response:
+    if isinstance(body, bytes):
+        return httpx.Response(status, content=body, headers={"Content-Type": "application/json"})
+    return httpx.Response(status, json=body)
+
+
+_ACK_FIELDS = st.sampled_from(["format", "station", "batch", "records", "stored", "rejected", "high_water"])
+_ACK_VALUES = JSONISH | st.sampled_from([2**70, -(2**70), True, [{"key": 1}], [{"key": "k"}], {"key": "k"}])
+_RAW_ANSWERS = st.sampled_from([b"[" * 100_000, b"9" * 5000, b"", b"{", b'{"high_water": NaN}', b"\xff"])
+
+
+@fuzz(40, fixtures=("world_core",), station=st.one_of(
+          st.tuples(st.just(200), st.dictionaries(st.sampled_from(["station", "high_water"]), _ACK_VALUES)),
+          st.tuples(st.sampled_from([200, 401, 418]), _RAW_ANSWERS)),
+      ack=st.tuples(st.sampled_from([200, 200, 422, 400, 401, 409]),
+                    st.dictionaries(_ACK_FIELDS, _ACK_VALUES, max_size=3)) | st.tuples(st.just(200), _RAW_ANSWERS))
+def test_any_answer_from_hq_ends_the_run_in_its_log_never_in_a_crash(world_core, station, ack):
+    """HQ's station and batch answers, spoilt field by field: `run()` logs an outcome (ok, or failed with the
+    reason) and returns; a malformed answer is an HqProtocolError in that log, never an exception out of run."""
+    def job(tx):
+        uid = new_uid()
+        tx.outbox("measurements", uid, json.dumps({"uid": uid}))
+
+    world_core.store.write(job)
+
+    def hq(request: httpx.Request) -> httpx.Response:
+        if request.method == "GET":
+            return _answer(*station)
+        status, body = ack
+        if isinstance(body, dict) and status == 200 and body.get("batch") == "same":
+            body = {**body, "batch": wire.decode_batch(request.content, "gzip")["batch"]}
+        return _answer(status, body)
+
+    http = httpx.Client(base_url="http://hq", transport=httpx.MockTransport(hq))
+    result = SyncClient(world_core.store, sync_settings(attempts=1), STATION, http=http, sleep=lambda s: None).run()
+    assert result.outcome in ("ok", "failed") and (result.outcome == "ok") == (result.error is None)
+    logged = world_core.store.query("SELECT outcome FROM sync_runs ORDER BY rowid DESC LIMIT 1")
+    assert logged == [{"outcome": result.outcome}]
 
 
 # --- the screens' forms and query parameters, through the real app ----------------------------------------------
