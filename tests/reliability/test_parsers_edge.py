@@ -17,6 +17,7 @@ from urllib.parse import quote
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 from hypothesis import strategies as st
 
 from drivers.base import DeviceConfigError
@@ -504,3 +505,46 @@ def test_the_inputs_that_crashed_a_parser_are_refused_by_name():
     assert any(p.startswith("devices[plc-op20].reject_tag: ") for p in problems or [])
     never = _problems_of(_edited(RAW, ("sync", "schedule"), "replace", "0 2 31 2 *"))
     assert never == ["sync: schedule '0 2 31 2 *' names no time that ever comes (such as 31 February)"]
+
+
+# --- JSON bodies of the API with what Python's JSON reader also takes (NaN, Infinity) or cannot hold -----------
+
+@pytest.fixture
+def api(world_app):
+    token = auth.create_token(world_app.state.core.store, "sue")
+    with TestClient(world_app) as client:
+        yield client, {"Authorization": f"Bearer {token}", "X-Lineside-Station": "op-10",
+                       "Content-Type": "application/json"}
+
+
+_BODIES_API = {
+    "/api/v1/lots": {"product": "BRK-100", "lot": "L-API", "quantity": 20, "supplier": "ACME"},
+    "/api/v1/lots/L-OPEN/measurements": {"characteristic": "bore-dia", "value": "12.001", "unit": "mm", "sample": 1,
+                                         "serial": "S-1", "key": "k-1"},
+    "/api/v1/gauges/MIC-0007/calibrations": {"result": "pass", "calibrated_at": "2026-11-30", "due": "2027-11-30"},
+    "/api/v1/cameras/cam-op20/calibrations": {"target_mm": 40.0, "roi": [40, 40, 400, 280],
+                                              "line": [10, 140, 390, 140]},
+}
+_LITERALS_API = ["NaN", "Infinity", "-Infinity", "1e999", "1e25", "-0", str(2**70), "9" * 5000, "[" * 3000 + "]" * 3000,
+                 '"\\u0000"', '"\\ud800"', "true", "null", "{}", "[]", '"1e25"', '"0001-01-01T00:30:00+01:00"']
+
+
+@fuzz(60, fixtures=("api",), route=st.sampled_from(sorted(_BODIES_API)), data=st.data())
+def test_any_json_body_gets_an_answer_or_a_named_refusal_never_a_500(api, route, data):
+    """One field of a valid body (or one of its list's items) replaced by a literal JSON text: 2xx or 4xx."""
+    client, headers = api
+    body = dict(_BODIES_API[route])
+    field = data.draw(st.sampled_from(sorted(body)))
+    literal = data.draw(st.sampled_from(_LITERALS_API))
+    texts = {key: json.dumps(value) for key, value in body.items()}
+    if isinstance(body[field], list) and data.draw(st.booleans()):
+        items = [json.dumps(v) for v in body[field]]
+        items[data.draw(st.integers(0, len(items) - 1))] = literal
+        texts[field] = "[" + ",".join(items) + "]"
+    else:
+        texts[field] = literal
+    content = "{" + ",".join(f"{json.dumps(key)}:{text}" for key, text in texts.items()) + "}"
+    response = client.post(route, content=content.encode("utf-8", "surrogatepass"), headers=headers)
+    assert response.status_code < 500, (content[:200], response.text[:300])
+    if response.status_code >= 400:
+        assert response.json().get("detail"), response.text[:300]
