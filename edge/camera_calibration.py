@@ -75,7 +75,13 @@ def calibrate_image(core: Core, actor: auth.Actor, camera_id: str, image: Any, r
             raise InvalidInputError("roi needs [x, y, w, h] and line [x0, y0, x1, y1]")
         x0, y0, x1, y1 = (float(v) for v in line)
         caliper = CaliperParams(x0_px=x0, y0_px=y0, x1_px=x1, y1_px=y1)
-        calibration = from_target(image, Roi(*(int(v) for v in roi)), caliper, target_mm, at)
+        region = Roi(*(int(v) for v in roi))
+    except (TypeError, ValueError, OverflowError):  # int(nan), int(inf), float("x"): the API and CLI send numbers
+        raise InvalidInputError("roi needs [x, y, w, h] and line [x0, y0, x1, y1] as finite numbers") from None
+    except VisionError as exc:
+        raise InvalidInputError(f"camera {camera_id}: calibration target not measured: {exc}") from None
+    try:
+        calibration = from_target(image, region, caliper, target_mm, at)
     except VisionError as exc:
         raise InvalidInputError(f"camera {camera_id}: calibration target not measured: {exc}") from None
     return record_calibration(core, actor, camera_id, calibration)

@@ -27,8 +27,8 @@ class Calibration:
     measured_px: float = 0.0  # what the caliper measured across it
 
     def __post_init__(self) -> None:
-        if not self.px_per_mm > 0:
-            raise SpecError(f"calibration px_per_mm must be > 0, not {self.px_per_mm}")
+        if not 0 < self.px_per_mm < math.inf:  # a target stated as 1e-320 mm gives inf
+            raise SpecError(f"calibration px_per_mm must be a finite number > 0, not {self.px_per_mm}")
         if self.calibrated_at.tzinfo is None:
             raise SpecError("calibration calibrated_at must be timezone-aware (UTC)")
 

@@ -74,7 +74,7 @@ def _judge_each(records: list[Any], judge: Callable[[Any], None]) -> list[dict[s
             judge(record)
             seen.add(key)
         except RecordError as exc:
-            rejected.append({"key": str(key) if key is not None else f"#{index}", "reason": str(exc)})
+            rejected.append({"key": key or f"#{index}", "reason": str(exc)})
     return rejected
 
 

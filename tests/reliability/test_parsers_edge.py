@@ -381,9 +381,8 @@ def test_a_plc_address_is_read_or_refused_with_a_config_error_naming_it(url):
 # --- HQ's answers, as the edge reads them (sync/client.py) -----------------------------------------------------
 
 def _answer(status: int, body: object) -> httpx.Response:
-    if isinstance(body, bytes):
-        return httpx.Response(status, content=body, headers={"Content-Type": "application/json"})
-    return httpx.Response(status, json=body)
+    content = body if isinstance(body, bytes) else json.dumps(body).encode()  # NaN and Infinity as Python writes
+    return httpx.Response(status, content=content, headers={"Content-Type": "application/json"})
 
 
 _ACK_FIELDS = st.sampled_from(["format", "station", "batch", "records", "stored", "rejected", "high_water"])
