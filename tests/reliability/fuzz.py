@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 SLOW_FACTOR = 100
 BUDGETS = [pytest.param("quick", id="quick"),
            pytest.param("slow", id="slow", marks=(pytest.mark.slow, pytest.mark.timeout(3600)))]
-CALLS: Counter[tuple[str, str]] = Counter()  # (property, budget) -> examples run, shrinking included
+CALLS: Counter[tuple[str, str, str]] = Counter()  # (module, property, budget) -> examples run, shrinking included
 REPORT = Path(__file__).resolve().parents[2] / "var" / "reliability" / "parsers.json"
 
 # Characters that sit near the edges of the formats here: signs, points, exponents, separators, line ends, NUL,
@@ -37,7 +37,7 @@ def fuzz(examples: int, *, fixtures: tuple[str, ...] = (), **strategies: st.Sear
 
         def counted(*args: Any, **drawn: Any) -> None:
             drawn.update(zip(drawn_names, args, strict=False))  # hypothesis passes them by position
-            CALLS[(prop.__name__, given_at["budget"])] += 1
+            CALLS[(prop.__module__.rsplit(".", 1)[-1], prop.__name__, given_at["budget"])] += 1
             try:
                 prop(**given_at["fixtures"], **drawn)
             except Exception as error:  # hypothesis 6.170 prints `name=,` for these calls: say what went in
@@ -70,8 +70,14 @@ def write_report(module: str) -> None:
     """Add this module's counts to var/reliability/parsers.json (read by whoever writes docs/reliability.md)."""
     REPORT.parent.mkdir(parents=True, exist_ok=True)
     report = json.loads(REPORT.read_text()) if REPORT.exists() else {}
-    for (name, budget), calls in sorted(CALLS.items()):
-        report.setdefault(budget, {})[f"{module}::{name}"] = calls
+    ran = {budget for (owner, _, budget) in CALLS if owner == module}
+    for budget in ran:  # this run's figures replace the last run's, property by property and whole
+        counts = report.setdefault(budget, {})
+        for key in [key for key in counts if key.startswith(f"{module}::")]:
+            del counts[key]
+    for (owner, name, budget), calls in sorted(CALLS.items()):
+        if owner == module:
+            report[budget][f"{module}::{name}"] = calls
     for counts in report.values():
         counts.pop("total", None)
         counts["total"] = sum(counts.values())
