@@ -89,7 +89,7 @@ def printer_address(setting: str | None) -> tuple[str, int]:
         raise LabelPrinterError("no label printer is configured (UiSettings.label_printer, e.g. \"10.0.0.9:9100\")")
     host, _, port = setting.strip().rpartition(":") if ":" in setting else (setting.strip(), "", str(ZPL_PORT))
     host = host.strip("[]")
-    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+    if not host or not (port.isascii() and port.isdigit()) or not 0 < int(port) < 65536:  # not "²"
         raise LabelPrinterError(f"label printer {setting!r} is not host:port")
     return host, int(port)
 
