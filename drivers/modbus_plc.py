@@ -200,7 +200,10 @@ def build_plc_client(
 
 
 def _tcp_address(url: str) -> tuple[str, int]:
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # "Invalid IPv6 URL": a "[" in the host of the configuration
+        raise DeviceConfigError(f"PLC url {url!r} is not a URL") from None
     if not parts.hostname:
         raise DeviceConfigError(f"PLC url {url!r} has no host")
     try:

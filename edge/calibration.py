@@ -9,6 +9,7 @@ each hold's reason naming the gauge and the calibration. Must not speak SQL outs
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -26,13 +27,18 @@ def _moment(raw: str | dt.date | dt.datetime, field: str) -> tuple[str, dt.date]
     """UTC text as the store writes it (a date stays a date) and the calendar date, from an ISO date or time."""
     if isinstance(raw, str):
         try:
+            if len(raw.strip()) == 10 and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw, re.ASCII):
+                raise ValueError("not YYYY-MM-DD")  # Python's reader takes "2026102611" as 2026-10-26
             raw = dt.date.fromisoformat(raw) if len(raw.strip()) == 10 else dt.datetime.fromisoformat(raw.strip())
         except ValueError:
             raise InvalidInputError(f"{field} must be an ISO date or date-time, not {raw[:40]!r}") from None
     if isinstance(raw, dt.datetime):
         if raw.tzinfo is None:
             raise InvalidInputError(f"{field} needs its UTC offset (for example 2026-11-02T09:30:00Z)")
-        utc = raw.astimezone(dt.UTC)
+        try:
+            utc = raw.astimezone(dt.UTC)
+        except OverflowError:  # 0001-01-01T00:30+01:00 falls before year 1 once in UTC
+            raise InvalidInputError(f"{field} {raw.isoformat()} is out of range once in UTC") from None
         return utc.isoformat(timespec="microseconds").replace("+00:00", "Z"), utc.date()
     return raw.isoformat(), raw
 

@@ -45,7 +45,7 @@ def record_calibration(core: Core, actor: auth.Actor, camera_id: str, calibratio
     device = next((d for d in core.config.devices if d.id == camera_id and isinstance(d, CameraDevice)), None)
     if device is None:
         raise NotFoundError(f"unknown camera {camera_id[:64]!r}")
-    record = {"uid": new_uid(), "camera": camera_id, "px_per_mm": f"{calibration.px_per_mm:.6f}",
+    record = {"uid": new_uid(), "camera": camera_id, "px_per_mm": _scale_text(calibration.px_per_mm),
               "target_mm": repr(calibration.target_mm), "measured_px": f"{calibration.measured_px:.4f}",
               "calibrated_at": calibration.calibrated_at.astimezone(UTC).isoformat(timespec="microseconds")
               .replace("+00:00", "Z"), "actor": actor.name,
@@ -59,6 +59,12 @@ def record_calibration(core: Core, actor: auth.Actor, camera_id: str, calibratio
     return core.store.write(job)
 
 
+def _scale_text(px_per_mm: float) -> str:
+    """Six decimals, or six significant digits below 0.1 px/mm: a 100 px target stated as 6.4e8 mm gives 1.5e-7,
+    which six decimals would record as 0."""
+    return f"{px_per_mm:.6f}" if px_per_mm >= 0.1 else f"{px_per_mm:.6g}"
+
+
 def calibrate_image(core: Core, actor: auth.Actor, camera_id: str, image: Any, roi: Sequence[int],
                     line: Sequence[float], target_mm: float, at: datetime) -> dict[str, Any]:
     """Measure a target of `target_mm` along `line` (ROI pixels) in `roi` of `image`, and record px per mm."""
@@ -69,7 +75,13 @@ def calibrate_image(core: Core, actor: auth.Actor, camera_id: str, image: Any, r
             raise InvalidInputError("roi needs [x, y, w, h] and line [x0, y0, x1, y1]")
         x0, y0, x1, y1 = (float(v) for v in line)
         caliper = CaliperParams(x0_px=x0, y0_px=y0, x1_px=x1, y1_px=y1)
-        calibration = from_target(image, Roi(*(int(v) for v in roi)), caliper, target_mm, at)
+        region = Roi(*(int(v) for v in roi))
+    except (TypeError, ValueError, OverflowError):  # int(nan), int(inf), float("x"): the API and CLI send numbers
+        raise InvalidInputError("roi needs [x, y, w, h] and line [x0, y0, x1, y1] as finite numbers") from None
+    except VisionError as exc:
+        raise InvalidInputError(f"camera {camera_id}: calibration target not measured: {exc}") from None
+    try:
+        calibration = from_target(image, region, caliper, target_mm, at)
     except VisionError as exc:
         raise InvalidInputError(f"camera {camera_id}: calibration target not measured: {exc}") from None
     return record_calibration(core, actor, camera_id, calibration)

@@ -387,10 +387,15 @@ class SyncSettings(Model):
     def _one_secret_and_valid_schedule(self) -> SyncSettings:
         if (self.secret is None) == (self.secret_file is None):
             raise ValueError("give exactly one of secret and secret_file")
-        from croniter import croniter
+        from croniter import CroniterError, croniter
 
         if not croniter.is_valid(self.schedule):
             raise ValueError(f"schedule {self.schedule!r} is not valid cron text (minute hour day month weekday)")
+        try:  # valid text may name no time that ever comes; the push thread would die at start
+            croniter(self.schedule).get_next(float)
+        except CroniterError:
+            raise ValueError(f"schedule {self.schedule!r} names no time that ever comes (such as 31 February)"
+                             ) from None
         return self
 
 

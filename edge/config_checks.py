@@ -6,6 +6,8 @@ invalid. Also turns pydantic's list indices into the ids an integrator wrote. Mu
 
 from __future__ import annotations
 
+import json
+import re
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -19,15 +21,29 @@ def entry_path(raw: Any, loc: tuple[Any, ...]) -> str:
         if isinstance(key, int) and isinstance(node, list):
             item = node[key] if key < len(node) else None
             name = _name_of(item)
-            parts[-1 if parts else 0:] = [f"{parts[-1] if parts else ''}[{name if name else key}]"]
+            parts[-1 if parts else 0:] = [f"{parts[-1] if parts else ''}[{_ref(name) if name else key}]"]
             node = item
         elif isinstance(node, dict) and isinstance(key, str) and key in node:
-            parts.append(key)
+            parts.append(_key(key))
             node = node[key]
         elif isinstance(key, str) and not _is_union_tag(key):
-            parts.append(key)
+            parts.append(_key(key))
             node = None
     return ".".join(parts) or "(top level)"
+
+
+def _key(key: str) -> str:
+    """A key as TOML writes it: bare when it can be, else quoted, so that a problem stays one line."""
+    return key if _BARE.fullmatch(key) else json.dumps(key)
+
+
+_BARE = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _ref(value: Any) -> str:
+    """An id (or name) in brackets: as written, unless a line break or a bracket in it would mislead."""
+    text = str(value)
+    return text if text.isprintable() and "]" not in text else json.dumps(text)
 
 
 def _name_of(item: Any) -> str | None:
@@ -52,7 +68,7 @@ def _duplicates(items: list[dict[str, Any]], field: str, where: str) -> Iterator
     counts = Counter(str(item.get(field)) for item in items if item.get(field) is not None)
     for value, count in counts.items():
         if count > 1:
-            yield f"{where}[{value}]: duplicate {field} {value!r} ({count} entries)"
+            yield f"{where}[{_ref(value)}]: duplicate {field} {value!r} ({count} entries)"
 
 
 def cross_reference_problems(raw: Any) -> list[str]:
@@ -78,8 +94,8 @@ def _device_problems(raw: Any) -> Iterator[str]:
     for device in _entries(raw, "devices"):
         station = device.get("station")
         if station is not None and str(station) not in stations:
-            yield f"devices[{device.get('id')}].station: unknown station {station!r}"
-        yield from _duplicates(_entries(device, "tags"), "name", f"devices[{device.get('id')}].tags")
+            yield f"devices[{_ref(device.get('id'))}].station: unknown station {station!r}"
+        yield from _duplicates(_entries(device, "tags"), "name", f"devices[{_ref(device.get('id'))}].tags")
         if device.get("kind") == "modbus_plc":
             yield from _plc_problems(device)
         if device.get("kind") == "serial_gauge" and device.get("protocol") == "pattern":
@@ -90,24 +106,25 @@ def _plc_problems(device: dict[str, Any]) -> Iterator[str]:
     from drivers.base import DeviceConfigError
     from drivers.registers import Tag
 
-    where = f"devices[{device.get('id')}]"
-    tags = {t.get("name"): t for t in _entries(device, "tags")}
+    where = f"devices[{_ref(device.get('id'))}]"
+    tags = {t["name"]: t for t in _entries(device, "tags") if isinstance(t.get("name"), str)}  # others: pydantic's
     for name, tag in tags.items():
         try:
             Tag(str(name), tag.get("table"), int(tag.get("address", 0)), tag.get("type", "uint16"),
                 int(tag.get("length", 1)) if tag.get("type") == "string" else 0, tag.get("byte_order", "big"),
                 tag.get("word_order", "big"), tag.get("scale", 1), tag.get("offset", 0), tag.get("unit", ""))
         except (DeviceConfigError, TypeError, ValueError, ArithmeticError) as exc:
-            yield f"{where}.tags[{name}]: {exc}"
+            yield f"{where}.tags[{_ref(name)}]: {exc}"
     reject = device.get("reject_tag")
-    if reject is not None and (reject not in tags or tags[reject].get("table") != "coil"):
+    coils = {name for name, tag in tags.items() if tag.get("table") == "coil"}
+    if reject is not None and (not isinstance(reject, str) or reject not in coils):
         yield f"{where}.reject_tag: {reject!r} must name one of this device's coil tags"
 
 
 def _pattern_problems(device: dict[str, Any]) -> Iterator[str]:
     import re
 
-    where = f"devices[{device.get('id')}].pattern"
+    where = f"devices[{_ref(device.get('id'))}].pattern"
     pattern = device.get("pattern")
     if not isinstance(pattern, str):
         yield f"{where}: protocol 'pattern' needs a regular expression with a named group 'value'"
@@ -124,15 +141,15 @@ def _gauge_problems(raw: Any) -> Iterator[str]:
     for gauge in _entries(raw, "gauges"):
         device = gauge.get("device")
         if device is not None and str(device) not in devices:
-            yield f"gauges[{gauge.get('id')}].device: unknown device {device!r}"
+            yield f"gauges[{_ref(gauge.get('id'))}].device: unknown device {device!r}"
 
 
 def _product_problems(raw: Any, product: dict[str, Any]) -> Iterator[str]:
-    where = f"products[{product.get('id')}]"
+    where = f"products[{_ref(product.get('id'))}]"
     plans = _entries(product, "plans")
     yield from _duplicates(plans, "revision", f"{where}.plans")
     for plan in plans:
-        at = f"{where}.plans[{plan.get('revision')}]"
+        at = f"{where}.plans[{_ref(plan.get('revision'))}]"
         characteristics = _entries(plan, "characteristics")
         yield from _duplicates(characteristics, "id", f"{at}.characteristics")
         for characteristic in characteristics:
@@ -140,7 +157,7 @@ def _product_problems(raw: Any, product: dict[str, Any]) -> Iterator[str]:
 
 
 def _characteristic_problems(raw: Any, characteristic: dict[str, Any], at: str) -> Iterator[str]:
-    where = f"{at}[{characteristic.get('id')}]"
+    where = f"{at}[{_ref(characteristic.get('id'))}]"
     gauge = characteristic.get("gauge")
     if gauge is not None and str(gauge) not in _ids(raw, "gauges"):
         yield f"{where}.gauge: unknown gauge {gauge!r}"
@@ -155,7 +172,8 @@ def _characteristic_problems(raw: Any, characteristic: dict[str, Any], at: str) 
         yield f"{where}.device: method 'vision' needs a camera, and {device_id!r} is a {device.get('kind')}"
     tags = _entries(device, "tags")
     tag = characteristic.get("tag")
-    if tag is not None and tag not in {t.get("name") for t in tags}:
+    names = {t["name"] for t in tags if isinstance(t.get("name"), str)}
+    if tag is not None and (not isinstance(tag, str) or tag not in names):
         yield f"{where}.tag: device {device_id!r} has no tag {tag!r}"
     if characteristic.get("method") == "plc" and not any(t.get("trigger") for t in tags):
         yield f"{where}.device: PLC {device_id!r} has no trigger tag to say when a part's values are taken"

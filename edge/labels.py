@@ -41,8 +41,12 @@ def parse_label(text: str, separator_substitute: str | None = None) -> Label:
         result = biip.parse(text, config=config)
     except biip.ParseError as exc:
         raise InvalidInputError(f"barcode {text[:60]!r} is not a GS1 label: {exc}") from None
-    if result.gs1_message is None:
-        raise InvalidInputError(f"barcode {text[:60]!r} is not a GS1 label: {result.gs1_message_error}")
+    except IndexError:  # biip 5.2 reads past the end of a symbology identifier cut short ("]")
+        raise InvalidInputError(f"barcode {text[:60]!r} is not a GS1 label: no data after its symbology "
+                                "identifier") from None
+    if result.gs1_message is None or not result.gs1_message.element_strings:  # "]C1": an identifier, no data
+        reason = result.gs1_message_error or "it holds no GS1 element strings"
+        raise InvalidInputError(f"barcode {text[:60]!r} is not a GS1 label: {reason}")
     if GROUP_SEPARATOR not in text and not (separator_substitute and separator_substitute in text):
         _refuse_if_ambiguous(result.gs1_message)
     return _label(result.gs1_message)

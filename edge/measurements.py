@@ -75,18 +75,15 @@ def _judge_attribute(value: object) -> _Judged:
 
 
 def _judge_variable(characteristic: Characteristic, value: object, unit: str | None) -> _Judged:
+    target = characteristic.unit or ""
+    tolerance = Tolerance(characteristic.resolution, characteristic.lower, characteristic.upper)
     try:
         number = parse_value(value)
-    except BadValueError as exc:
-        raise InvalidInputError(f"{characteristic.id}: {exc}") from None
-    target = characteristic.unit or ""
-    try:
         converted = convert(number, unit or target, target)
-    except UnitError as exc:
+        shown, verdict = tolerance.quantize(converted), tolerance.evaluate(converted)
+    except (BadValueError, UnitError) as exc:
         raise InvalidInputError(f"{characteristic.id}: {exc}") from None
-    tolerance = Tolerance(characteristic.resolution, characteristic.lower, characteristic.upper)
-    return _Judged(str(tolerance.quantize(converted)), target, str(number), unit or target,
-                   tolerance.evaluate(converted))
+    return _Judged(str(shown), target, str(number), unit or target, verdict)
 
 
 def _text(field: str, value: str | None, limit: int = 64) -> str | None:

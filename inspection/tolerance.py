@@ -4,7 +4,7 @@ Owns the rule of DESIGN.md: limits are inclusive, and values compare as decimals
 resolution, never as raw floats (10.050 against an upper limit of 10.05 passes). Must not do I/O.
 
     ToleranceError
-    └── BadValueError    a value that is not a finite number
+    └── BadValueError    a value that is not a finite number, or has more digits than can be compared
 """
 
 from __future__ import annotations
@@ -44,8 +44,12 @@ class Tolerance:
 
     def quantize(self, value: Decimal) -> Decimal:
         """The value rounded half-even to the resolution, as the gauge would display it."""
-        steps = (value / self.resolution).to_integral_value(rounding=ROUND_HALF_EVEN)
-        return (steps * self.resolution).quantize(self.resolution)
+        try:
+            steps = (value / self.resolution).to_integral_value(rounding=ROUND_HALF_EVEN)
+            return (steps * self.resolution).quantize(self.resolution)
+        except ArithmeticError:  # beyond the 28 digits of the decimal context: 1e25 at a resolution of 0.001
+            raise BadValueError(f"value {value} has too many digits to compare at resolution {self.resolution}"
+                                ) from None
 
     def evaluate(self, value: Decimal) -> Verdict:
         shown = self.quantize(value)

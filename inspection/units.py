@@ -36,14 +36,20 @@ def _registry() -> Any:
 
 
 def _unit(name: str) -> Any:
+    import tokenize
+
     import pint
 
     if not name or not name.strip():
         raise UnknownUnitError("unit is empty")
     try:
         return _registry().Unit(name)
+    # pint reads a unit with Python's tokenizer and evaluates it as an expression in Decimal: text that is not a
+    # unit fails in any of these ways ("<}" TokenError, "kg/'0e3" DivisionByZero, "mN**0" KeyError), not only
+    # as pint's own errors.
     except (pint.errors.UndefinedUnitError, pint.errors.DefinitionSyntaxError, ValueError, AttributeError,
-            TypeError, AssertionError) as exc:
+            TypeError, AssertionError, KeyError, IndexError, ArithmeticError, SyntaxError,
+            tokenize.TokenError) as exc:
         raise UnknownUnitError(f"unknown unit {name!r}") from exc
 
 
@@ -84,4 +90,7 @@ def convert(value: Decimal, from_unit: str, to_unit: str) -> Decimal:
     if from_unit == to_unit:
         return value
     a, b = _affine(from_unit, to_unit)
-    return a * value + b
+    try:
+        return a * value + b
+    except ArithmeticError:  # a value near the decimal context's limits (1E+999999 ft in um)
+        raise UnitError(f"{value} {from_unit} is out of range in {to_unit}") from None

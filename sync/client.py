@@ -153,19 +153,17 @@ class SyncClient:
         """Record HQ's answer to a batch; False when HQ stored none of it (a 422) and the rest must go again."""
         rejected = _rejections(ack)
         stored = _stored(batch, ack, rejected)
+        high_water = _high_water(ack, "acknowledgement") if "high_water" in ack else result.high_water
         sent, quarantined = outbox.settle(self.store, stored, rejected)
         result.batches += 1
         result.sent += sent
         result.quarantined += quarantined
-        result.high_water = ack.get("high_water", result.high_water)
+        result.high_water = high_water
         return ack.get("stored") is not None
 
     def high_water(self) -> int:
         answer = self._request("GET", wire.STATION_PATH.format(station=self.station), b"", {})
-        value = answer.get("high_water")
-        if not isinstance(value, int):
-            raise HqProtocolError(f"HQ's station answer has no integer high_water: {answer!r:.200}")
-        return value
+        return _high_water(answer, "station answer")
 
     def send(self, batch: list[wire.Record]) -> dict[str, Any]:
         """Deliver one batch; returns HQ's acknowledgement (HQ holds its records, but for those it rejected)."""
@@ -206,7 +204,7 @@ class SyncClient:
 def _answer(response: httpx.Response) -> dict[str, Any]:
     try:
         body = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON (or not UTF-8, or a 5000-digit number); "[" nested too deep
         body = None
     if not isinstance(body, dict):
         raise HqProtocolError(f"HTTP {response.status_code}: the answer is not a JSON object: {response.text[:200]}")
@@ -217,6 +215,14 @@ def _answer(response: httpx.Response) -> dict[str, Any]:
     if response.status_code != 200:
         raise HqProtocolError(f"HTTP {response.status_code}: {body.get('error')}: {body.get('detail')}")
     return body
+
+
+def _high_water(answer: dict[str, Any], what: str) -> int:
+    """A seq as HQ states it; anything else (true, -1, 2**70, a list) would go into the store's run log."""
+    value = answer.get("high_water")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**63:
+        raise HqProtocolError(f"HQ's {what} has no integer high_water: {answer!r:.200}")
+    return value
 
 
 def _rejections(ack: dict[str, Any]) -> dict[str, str]:

@@ -16,6 +16,7 @@ import hmac
 import io
 import json
 import secrets
+import zlib
 from dataclasses import dataclass
 from json.encoder import encode_basestring as _text  # a JSON string literal, escaped (the C encoder)
 from typing import Any, NamedTuple
@@ -84,7 +85,8 @@ def decode_batch(body: bytes, encoding: str | None) -> dict[str, Any]:
     try:
         raw = _gunzip(body) if encoding == "gzip" else body
         envelope = json.loads(raw)
-    except (OSError, EOFError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    # ValueError: not JSON, not UTF-8, or a number of more than 4300 digits; RecursionError: "[" nested 100,000 deep
+    except (OSError, EOFError, zlib.error, ValueError, RecursionError) as exc:
         raise WireError(f"body is not {'gzip-compressed ' if encoding == 'gzip' else ''}JSON: {exc}") from None
     if not isinstance(envelope, dict) or envelope.get("format") != FORMAT:
         raise WireError(f"envelope format must be {FORMAT!r}")
@@ -132,11 +134,10 @@ def signed_headers(headers: Any) -> SignedRequest:
     nonce = headers[H_NONCE]
     if not (16 <= len(nonce) <= 64) or not nonce.isalnum():
         raise SignatureError("unsigned", f"{H_NONCE} must be 16 to 64 letters or digits")
-    try:
-        timestamp = int(headers[H_TIMESTAMP])
-    except ValueError:
-        raise SignatureError("unsigned", f"{H_TIMESTAMP} must be whole seconds since 1970 (UTC)") from None
-    return SignedRequest(headers[H_STATION], timestamp, nonce)
+    text = headers[H_TIMESTAMP]
+    if not (text.isascii() and text.isdigit() and len(text) <= 12):  # int() would take " +1_8١" and 10**400
+        raise SignatureError("unsigned", f"{H_TIMESTAMP} must be whole seconds since 1970 (UTC)")
+    return SignedRequest(headers[H_STATION], int(text), nonce)
 
 
 def verify(secret: str, method: str, path: str, headers: Any, body: bytes, *, now_s: float) -> SignedRequest:
@@ -147,6 +148,6 @@ def verify(secret: str, method: str, path: str, headers: Any, body: bytes, *, no
                                                 f"{CLOCK_SKEW_S} s from HQ's clock")
     expected = hmac.new(secret.encode(), string_to_sign(method, path, request.station, str(request.timestamp),
                                                         request.nonce, body), hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(f"v1={expected}", headers[H_SIGNATURE]):
+    if not hmac.compare_digest(f"v1={expected}".encode(), headers[H_SIGNATURE].encode()):  # str: ASCII only
         raise SignatureError("bad_signature", "bad signature")
     return request

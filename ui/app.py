@@ -7,10 +7,13 @@ answers JSON; the UI answers a page or, for htmx, the fragment with the message.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
@@ -58,6 +61,22 @@ def _handler(status: int, code: str) -> Callable[[Request, Exception], Awaitable
     return handle
 
 
+async def _invalid_request(_: Request, exc: Exception) -> Response:
+    """FastAPI's own 422, with each input it echoes written so that JSON can hold it: Python's JSON reader takes
+    NaN, Infinity and lone surrogates ("\\ud800"), and FastAPI's handler, writing them back, failed with a 500."""
+    assert isinstance(exc, RequestValidationError)
+    detail = jsonable_encoder(exc.errors(), custom_encoder={float: _json_float, str: _json_text})
+    return JSONResponse({"detail": detail}, status_code=422)
+
+
+def _json_float(value: float) -> float | str:
+    return value if math.isfinite(value) else str(value)
+
+
+def _json_text(value: str) -> str:
+    return value.encode("utf-8", "backslashreplace").decode()  # a lone surrogate ("\ud800") cannot be UTF-8
+
+
 def create_app(core: Core, devices: Callable[[], list[dict[str, Any]]] | None = None,
                settings: UiSettings | None = None, hub: EventHub | None = None,
                extra_metrics: Callable[[], str] | None = None) -> FastAPI:
@@ -86,4 +105,5 @@ def create_app(core: Core, devices: Callable[[], list[dict[str, Any]]] | None = 
     for kind, (status, code) in STATUS.items():
         app.add_exception_handler(kind, _handler(status, code))
     app.add_exception_handler(SignInRequired, sign_in_redirect)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _invalid_request)
     return app

@@ -88,9 +88,10 @@ def printer_address(setting: str | None) -> tuple[str, int]:
     if not setting or not setting.strip():
         raise LabelPrinterError("no label printer is configured (UiSettings.label_printer, e.g. \"10.0.0.9:9100\")")
     host, _, port = setting.strip().rpartition(":") if ":" in setting else (setting.strip(), "", str(ZPL_PORT))
-    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+    host = host.strip("[]")
+    if not host or not (port.isascii() and port.isdigit()) or not 0 < int(port) < 65536:  # not "²"
         raise LabelPrinterError(f"label printer {setting!r} is not host:port")
-    return host.strip("[]"), int(port)
+    return host, int(port)
 
 
 def send(setting: str | None, payload: bytes, timeout_s: float = PRINTER_TIMEOUT_S) -> str:

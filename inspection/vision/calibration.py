@@ -8,6 +8,7 @@ call OpenCV except through `edge`.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -26,8 +27,8 @@ class Calibration:
     measured_px: float = 0.0  # what the caliper measured across it
 
     def __post_init__(self) -> None:
-        if not self.px_per_mm > 0:
-            raise SpecError(f"calibration px_per_mm must be > 0, not {self.px_per_mm}")
+        if not 0 < self.px_per_mm < math.inf:  # a target stated as 1e-320 mm gives inf
+            raise SpecError(f"calibration px_per_mm must be a finite number > 0, not {self.px_per_mm}")
         if self.calibrated_at.tzinfo is None:
             raise SpecError("calibration calibrated_at must be timezone-aware (UTC)")
 
@@ -60,10 +61,11 @@ def require_fresh(calibration: Calibration | None, now: datetime, max_age_days: 
 def from_target(image: np.ndarray, roi: Roi, caliper: CaliperParams, target_mm: float,
                 at: datetime) -> Calibration:
     """Measure a target of `target_mm` with the caliper in the ROI and derive px_per_mm from it."""
-    if not target_mm > 0:
-        raise SpecError(f"calibration target size must be > 0 mm, not {target_mm}")
+    if not 0 < target_mm < math.inf:
+        raise SpecError(f"calibration target size must be a finite number > 0 mm, not {target_mm}")
     grey = opencv.grey(frame.crop(frame.validate(image), roi))
     line = ((caliper.x0_px, caliper.y0_px), (caliper.x1_px, caliper.y1_px))
+    edge.check_inside(grey, *line)
     first, last = edge.outer_pair(edge.profile(grey, *line, caliper.band_px), caliper.min_contrast)
     measured_px = last.at_px - first.at_px
     return Calibration(measured_px / target_mm, at, target_mm, measured_px)

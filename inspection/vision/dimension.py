@@ -22,6 +22,7 @@ MIN_OBJECT_CONTRAST = 20.0  # grey levels between object and background below wh
 
 def caliper(grey: np.ndarray, params: CaliperParams, px_per_unit: float, unit: str) -> Outcome:
     p0, p1 = (params.x0_px, params.y0_px), (params.x1_px, params.y1_px)
+    edge.check_inside(grey, p0, p1)
     first, last = edge.outer_pair(edge.profile(grey, p0, p1, params.band_px), params.min_contrast)
     a, b = edge.point_on(p0, p1, first.at_px), edge.point_on(p0, p1, last.at_px)
     distance_px = last.at_px - first.at_px

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from inspection.vision import opencv
-from inspection.vision.errors import MeasureError
+from inspection.vision.errors import MeasureError, RoiError
 
 Point = tuple[float, float]
 
@@ -24,6 +24,14 @@ class Edge:
     at_px: float  # distance from the start of the line
     rising: bool  # dark to bright along the line
     strength: float  # grey levels per pixel
+
+
+def check_inside(grey: np.ndarray, p0: Point, p1: Point) -> None:
+    """A caliper line given by a person (a check's settings, a calibration request) must lie in the ROI: one
+    reaching far outside it would be sampled at 1 px steps, a 1e12 px line allocating terabytes."""
+    height, width = grey.shape[:2]
+    if not all(0 <= x <= width - 1 and 0 <= y <= height - 1 for x, y in (p0, p1)):
+        raise RoiError(f"caliper line {p0} -> {p1} leaves the region of interest ({width} x {height} px)")
 
 
 def profile(grey: np.ndarray, p0: Point, p1: Point, band_px: int = 1) -> np.ndarray:

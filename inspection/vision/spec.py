@@ -15,7 +15,7 @@ import enum
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from inspection.vision.errors import SpecError
@@ -85,6 +85,8 @@ class CaliperParams:
     min_contrast: float = 20.0  # grey levels per pixel of gradient that count as an edge
 
     def __post_init__(self) -> None:
+        ends = (self.x0_px, self.y0_px, self.x1_px, self.y1_px)
+        _require(all(math.isfinite(v) for v in ends), "x0_px..y1_px", "must be finite numbers")
         length = math.hypot(self.x1_px - self.x0_px, self.y1_px - self.y0_px)
         _require(length >= 3, "x0_px..y1_px", "caliper line must be at least 3 px long")
         _require(self.band_px >= 1, "band_px", "must be >= 1")
@@ -151,7 +153,8 @@ class CodeParams:
 
     def __post_init__(self) -> None:
         _require(self.symbology in SYMBOLOGIES, "symbology", f"must be one of {', '.join(SYMBOLOGIES)}")
-        ok = all(k.isdigit() and 2 <= len(k) <= 4 for k in self.expected_ai)
+        _require(isinstance(self.expected_ai, Mapping), "expected_ai", "must be a table of AI = text")
+        ok = all(isinstance(k, str) and k.isdigit() and 2 <= len(k) <= 4 for k in self.expected_ai)
         _require(ok, "expected_ai", "keys must be GS1 application identifiers of 2 to 4 digits")
 
 
@@ -220,11 +223,13 @@ def spec_from_mapping(entry: Mapping[str, Any]) -> CheckSpec:
         )
     except SpecError as exc:
         raise SpecError(f"check {name!r}: {exc}") from None
-    except (KeyError, TypeError, ValueError, InvalidOperation) as exc:
+    except (KeyError, TypeError, ValueError, ArithmeticError) as exc:  # ArithmeticError: int(inf), Decimal("x")
         raise SpecError(f"check {name!r}: {type(exc).__name__}: {exc}") from None
 
 
 def _params(tool: Tool, raw: Mapping[str, Any]) -> ToolParams:
+    if not isinstance(raw, Mapping):
+        raise SpecError(f"params must be a table of the tool's settings, not {raw!r:.40}")
     cls = PARAMS_BY_TOOL[tool]
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(raw) - known)

@@ -67,13 +67,14 @@ def _judge_each(records: list[Any], judge: Callable[[Any], None]) -> list[dict[s
     seen: set[Any] = set()
     for index, record in enumerate(records):
         key = record.get("key") if isinstance(record, dict) else None
+        key = key if isinstance(key, str) else None  # any other key is refused by the judge; a list is unhashable
         try:
             if key in seen:
                 raise RecordError("the same key appears twice in this batch")
             judge(record)
             seen.add(key)
         except RecordError as exc:
-            rejected.append({"key": str(key) if key is not None else f"#{index}", "reason": str(exc)})
+            rejected.append({"key": key or f"#{index}", "reason": str(exc)})
     return rejected
 
 
@@ -117,7 +118,7 @@ def _payload(record: dict[str, Any]) -> dict[str, Any]:
         raise RecordError("payload contains the character U+0000, which PostgreSQL cannot store in jsonb")
     try:
         payload = json.loads(record["payload"])
-    except json.JSONDecodeError as exc:
+    except (ValueError, RecursionError) as exc:  # not JSON, a number of 5000 digits, "[" nested 100,000 deep
         raise RecordError(f"payload is not JSON: {exc}") from None
     if not isinstance(payload, dict):
         raise RecordError("payload must be a JSON object")
@@ -133,7 +134,10 @@ def _utc(value: Any, name: str) -> datetime:
         moment = None
     if moment is None or moment.tzinfo is None:
         raise RecordError(f"{name} must be an ISO-8601 time with a UTC offset, not {value!r:.60}")
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 is in year 0 once in UTC
+        raise RecordError(f"{name} {value!r:.60} is out of range once in UTC") from None
 
 
 def _text(value: Any) -> str | None:
