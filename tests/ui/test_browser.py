@@ -18,7 +18,7 @@ import pytest
 from edge import lots, measurements
 from edge.auth import Actor
 from edge.core import Core
-from tests.conftest import OPERATOR_PIN, SUPERVISOR_SECRET
+from tests.conftest import OPERATOR_PIN, SUPERVISOR_SECRET, wait_for
 from tests.ui.conftest import GTIN, INSPECTOR_PIN, LiveServer
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -224,3 +224,17 @@ def test_live_events_update_an_open_queue(new_page, core: Core, operator: Actor,
                                              measurements.MeasurementInput("bore-dia", "13"))
     live_server.app.state.hub.publish("hold", lot="LIVE-1", hold=result["hold"], station="op-10")
     expect(desk.locator("#queue")).to_contain_text("LIVE-1")
+
+
+def test_the_queue_is_not_fetched_again_for_a_passing_value(new_page, live_server: LiveServer) -> None:  # type: ignore[no-untyped-def]
+    desk = new_page()
+    password_sign_in(desk, "sue", SUPERVISOR_SECRET)
+    expect(desk.locator("body[data-live-state=open]")).to_have_count(1)
+    fetched: list[str] = []
+    desk.on("request", lambda request: fetched.append(request.url) if request.url.endswith("/holds") else None)
+    hub = live_server.app.state.hub
+    hub.publish("measurement", lot="Q-1", characteristic="bore-dia", verdict="pass", station="op-10")
+    desk.wait_for_timeout(1000)  # room for the fetch a passing value must not cause (an absence needs a window)
+    assert fetched == []
+    hub.publish("measurement", lot="Q-1", characteristic="bore-dia", verdict="fail", station="op-10")
+    wait_for(lambda: fetched or desk.wait_for_timeout(50), "the queue fetched for the nonconforming value")

@@ -89,6 +89,8 @@
     if (data.by && data.by === tag) return;  // this screen's own action: it already shows the result
     var work = document.getElementById("work");
     if (kind === "measurement" && work && work.dataset.lot && data.lot !== work.dataset.lot) return;
+    // the holds queue changes with holds, dispositions and lots, and with a nonconforming value; not with each pass
+    if (kind === "measurement" && document.getElementById("queue") && data.verdict !== "fail") return;
     if (window.htmx) htmx.trigger(body, "lineside:changed", data);
   }
   function reading(data) {
