@@ -6,7 +6,6 @@ Times are measured and reported (var/reliability/device-faults.json), never asse
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import Counter
 from pathlib import Path
@@ -16,10 +15,10 @@ from drivers.poller import PollerSettings
 from edge import auth, lots, plans
 from edge.config import parse
 from edge.core import Core, open_core
+from tests.reliability.figures import record
 from tests.reliability.loopback import Probe, Sample
 
 SECRET = "device-faults-secret"
-FIGURES = Path(__file__).resolve().parents[2] / "var" / "reliability" / "device-faults.json"
 # The runtime as `lineside serve` builds it, with a backoff short enough for a thousand outages in minutes.
 SETTINGS = PollerSettings(interval_s=0.1, timeout_s=2.0, stale_after_s=1.0, backoff_initial_s=0.01,
                           backoff_max_s=0.05)
@@ -27,11 +26,7 @@ MANY = 1_000_000  # sample size and lot quantity: the plan never completes durin
 
 
 def report(name: str, figures: dict[str, Any]) -> None:
-    print(f"\n{name}: {json.dumps(figures, indent=1, default=str)}")
-    FIGURES.parent.mkdir(parents=True, exist_ok=True)
-    known = json.loads(FIGURES.read_text()) if FIGURES.exists() else {}
-    known[name] = figures
-    FIGURES.write_text(json.dumps(known, indent=1, default=str) + "\n")
+    record("device-faults", name, figures)
 
 
 def percentile(values: list[float], share: float) -> float | None:

@@ -10,7 +10,6 @@ test-long` kills 100 times over at least 50,000. The figures go to var/reliabili
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import shutil
@@ -29,9 +28,9 @@ import pytest
 from edge import audit, auth, lots
 from edge.core import open_core
 from edge.measurements import _uid
+from tests.reliability.figures import record
 
 WORKER = Path(__file__).with_name("ingest_worker.py")
-FIGURES = Path(__file__).resolve().parents[2] / "var" / "reliability"
 
 
 @dataclass
@@ -122,9 +121,7 @@ def _crash_runs(config, seeded_store: Path, tmp_path: Path, kills: int, readings
                "lost": 0, "duplicates": 0, "resent_unacknowledged": resent,
                "ready_s_median": round(statistics.median(ledger.ready_s), 3),
                "ready_s_max": round(max(ledger.ready_s), 3), "wall_s": round(time.monotonic() - started, 1)}
-    FIGURES.mkdir(parents=True, exist_ok=True)
-    (FIGURES / f"crash-{kills}.json").write_text(json.dumps(figures, indent=2) + "\n")
-    print(figures)
+    record("crash", f"{kills} kills", figures)
     return figures
 
 

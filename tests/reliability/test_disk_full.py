@@ -41,7 +41,8 @@ from edge.config import LineConfig
 from edge.core import Core, open_core
 from edge.errors import StorageFullError
 from edge.measurements import MeasurementInput, record_measurement, record_measurements
-from tests.conftest import OPERATOR_PIN, ROOT, TODAY, wait_for
+from tests.conftest import OPERATOR_PIN, TODAY, wait_for
+from tests.reliability.figures import record
 from tests.ui.conftest import LiveServer, csrf_in
 from ui.app import create_app
 
@@ -49,7 +50,6 @@ LOT = "DISK-FULL"
 HEADROOM = 1 << 20  # the room the filler leaves for readings (the slow run leaves 6 MiB: past a full WAL)
 PROBE_S = 0.05  # the store's probe interval here (5 s by default): resumption is measured, not waited for
 STATIONS = {"op-10": ("B-100", OPERATOR_PIN), "op-20": ("B-200", "5150")}  # olly (operator), ina (inspector)
-FIGURES = ROOT / "var" / "reliability" / "disk-full.json"
 
 
 # -- the small disk -------------------------------------------------------------------------------------------
@@ -336,11 +336,7 @@ def run_cycles(disk: SmallDisk, config: LineConfig, seeded_store: Path, cycles: 
 
 
 def report(name: str, figures: list[dict[str, Any]]) -> None:
-    FIGURES.parent.mkdir(parents=True, exist_ok=True)
-    known = json.loads(FIGURES.read_text()) if FIGURES.exists() else {}
-    known[name] = figures
-    FIGURES.write_text(json.dumps(known, indent=2))
-    print(f"\n{name}: {json.dumps(figures, indent=1)}")
+    record("disk-full", name, figures)
 
 
 def test_disk_full_stops_recording_says_so_loses_nothing_and_resumes(disk, config, seeded_store):

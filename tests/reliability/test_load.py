@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 import os
 import signal
 import socket
@@ -42,14 +41,13 @@ from edge import audit, auth, lots, measurements, plans, sessions, worklist
 from edge.config import load
 from edge.core import open_core
 from edge.store import Checkpoints
-from tests.conftest import ROOT
+from tests.reliability.figures import record
 from tests.reliability.station_load import Figures, Login, run
 
 STATIONS = 50
 FORM_RATE, DEVICE_RATE = 200.0, 100.0  # readings/s through the screens' forms and through the API batch path
 SUPERVISOR_SECRET = "load test supervisor"
 WAL_BOUND_BYTES = 2 * Checkpoints.LIMIT_BYTES  # the writer truncates the WAL past its limit (edge/store.py)
-RESULTS = ROOT / "var" / "reliability" / "load.json"
 
 
 def line_toml(db: Path) -> str:
@@ -251,11 +249,7 @@ def _summary(name: str, figures: Figures, counts: dict[str, int], load_avg: tupl
 
 
 def _record(summary: dict[str, Any]) -> None:
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    runs = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    runs[summary["run"]] = summary
-    RESULTS.write_text(json.dumps(runs, indent=2) + "\n")
-    print(json.dumps(summary, indent=2))
+    record("load", summary["run"], summary)
 
 
 def _load(tmp_path: Path, name: str, duration_s: float, operators: int, signed_in_beforehand: int) -> None:

@@ -39,10 +39,10 @@ import pytest
 from edge import audit, auth, lots
 from edge.config import LineConfig
 from edge.core import open_core
+from tests.reliability.figures import record
 
 HERE = Path(__file__).parent
 FILESYSTEM, WORKER = HERE / "powercut_fs.py", HERE / "power_worker.py"
-REPORT = HERE.parents[1] / "var" / "reliability" / "power-loss.json"
 LOT = "POWER"
 
 pytestmark = pytest.mark.skipif(
@@ -219,11 +219,7 @@ def _power_cuts(config: LineConfig, seeded_store: Path, tmp_path: Path, cuts: in
 
 
 def _report(name: str, figures: dict[str, Any]) -> None:
-    REPORT.parent.mkdir(parents=True, exist_ok=True)
-    runs = json.loads(REPORT.read_text()) if REPORT.exists() else {}
-    runs[name] = figures
-    REPORT.write_text(json.dumps(runs, indent=2) + "\n")
-    print(f"\npower loss, {name}: {json.dumps(figures)}")
+    record("power-loss", name, figures)
 
 
 def _campaign(config: LineConfig, seeded_store: Path, tmp_path: Path, name: str, cuts: int, control_cuts: int) -> None:
